@@ -1,0 +1,152 @@
+"""Options, session fixtures and the end-of-session results table of the zoo suite."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zoo import expected as exp
+from zoo.availability import Roots, Unavailable, locate_checkpoint, locate_dataset
+from zoo.cases import REGISTRY
+from zoo.registry import MARKS
+from zoo.results import read_rows, table
+from zoo.session import EXPECTED_DIR, OPTIONS, ZooSession, new_run_id, option_value
+
+SESSION_KEY = pytest.StashKey[ZooSession]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("zoo", "AIMET model zoo regression suite")
+    for name, (env, default, help_text) in OPTIONS.items():
+        if isinstance(default, bool):
+            group.addoption(name, action="store_true", default=False, help=f"{help_text} [env {env}]")
+        else:
+            group.addoption(name, default=None, help=f"{help_text} [env {env}; default {default}]")
+
+
+def pytest_configure(config):
+    for mark, description in MARKS.items():
+        config.addinivalue_line("markers", f"{mark}: {description}")
+    update = bool(option_value(config, "--update-expected"))
+    try:
+        entries = exp.load_dir(EXPECTED_DIR)
+        exp.check_coverage(REGISTRY.ids(), entries, EXPECTED_DIR, allow_missing=update)
+    except exp.ExpectedError as e:
+        raise pytest.UsageError(f"expected values are invalid:\n{e}") from None
+    workerinput = getattr(config, "workerinput", None)
+    run_id = workerinput["zoo_run_id"] if workerinput else new_run_id()
+    run_dir = Path(option_value(config, "--results-dir")).resolve() / run_id
+    config.stash[SESSION_KEY] = ZooSession(config, entries, run_dir, update)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistRunId(), "zoo-xdist-run-id")
+
+
+class _XdistRunId:
+    """Hands the controller's run id to every worker so all rows land in one directory."""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node):
+        node.workerinput["zoo_run_id"] = node.config.stash[SESSION_KEY].run_dir.name
+
+
+@pytest.fixture(scope="session")
+def zoo_session(pytestconfig) -> ZooSession:
+    return pytestconfig.stash[SESSION_KEY]
+
+
+@pytest.fixture(scope="session")
+def zoo_roots(pytestconfig) -> Roots:
+    data, ckpt = option_value(pytestconfig, "--data-root"), option_value(pytestconfig, "--checkpoint-root")
+    return Roots(Path(data) if data else None, Path(ckpt) if ckpt else None)
+
+
+@pytest.fixture(scope="session")
+def device(pytestconfig, worker_id):
+    import torch
+
+    from zoo.devices import DeviceError, cpu_threads_per_worker, resolve_device
+
+    try:
+        chosen = resolve_device(option_value(pytestconfig, "--device"), worker_id)
+    except DeviceError as e:
+        raise pytest.UsageError(str(e)) from None
+    if chosen.type == "cpu":
+        torch.set_num_threads(cpu_threads_per_worker())
+    return chosen
+
+
+@pytest.fixture
+def case_inputs(case, zoo_roots):
+    """The case's dataset directory and checkpoint file, or a skip that says how to provide them."""
+    from zoo.pipeline import CaseInputs
+
+    try:
+        return CaseInputs(locate_dataset(case.dataset, zoo_roots), locate_checkpoint(case.checkpoint, zoo_roots))
+    except Unavailable as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture
+def expected_entry(case, zoo_session, request):
+    entry = zoo_session.entries.get(case.id)  # None only under --update-expected, which writes it
+    if entry and entry.xfail:
+        request.applymarker(pytest.mark.xfail(reason=entry.xfail, strict=True))
+    return entry
+
+
+@pytest.fixture(scope="session")
+def measured(zoo_session, device, tmp_path_factory):
+    """measure(case, inputs) memoized per process, so other tests can reuse a case's measurement."""
+    from zoo.pipeline import measure
+
+    cache = {}
+
+    def run(case, inputs):
+        if case.id not in cache:
+            workdir = tmp_path_factory.mktemp(case.id)
+            entry = zoo_session.entries.get(case.id)
+            try:
+                cache[case.id] = measure(case, inputs, device, workdir, entry.samples if entry else None)
+            except Exception as e:
+                zoo_session.record_error(case, e)
+                raise
+        return cache[case.id]
+
+    return run
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    yield
+    case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+    if case is not None and ("zoo_case", case.id) not in item.user_properties:
+        item.user_properties.append(("zoo_case", case.id))
+
+
+def pytest_runtest_logreport(report):
+    """On the controller: remember which zoo cases ran (not skipped) to list missing rows."""
+    case_ids = [v for k, v in report.user_properties if k == "zoo_case"]
+    if case_ids and report.when == "setup" and not report.skipped and _is_case_test(report.nodeid):
+        _RAN_CASES[case_ids[0]] = report.nodeid
+
+
+_RAN_CASES: dict[str, str] = {}  # controller only: case id -> node id of zoo cases that ran
+
+
+def _is_case_test(nodeid: str) -> bool:
+    return "test_zoo.py::test_case[" in nodeid
+
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):
+        return
+    session = config.stash[SESSION_KEY]
+    if not session.run_dir.is_dir() and not _RAN_CASES:
+        return
+    rows = read_rows(session.run_dir) if session.run_dir.is_dir() else []
+    written = {row["case"] for row in rows}
+    missing = sorted(set(_RAN_CASES) - written)
+    terminalreporter.write_sep("=", "zoo results")
+    terminalreporter.write_line(table(rows, missing))
+    terminalreporter.write_line(f"rows: {session.run_dir}")

@@ -1,0 +1,95 @@
+"""expected/*.json: schema errors name the file and the key; coverage of the registry both ways."""
+import json
+
+import pytest
+
+from zoo import expected as exp
+from zoo.cases import REGISTRY
+from zoo.session import EXPECTED_DIR
+
+GOOD = {"schema_version": 1, "cases": {"a.w8a8.photos": {
+    "samples": 8, "metrics": {"top1": {"fp32": 75.0, "fp32_tol": 0.0, "quantized": 75.0, "max_drop": 12.5}},
+    "provenance": {"kind": "measured"}}}}
+
+
+def write(tmp_path, data, name="photos.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_shipped_expected_files_are_valid_and_cover_the_registry():
+    entries = exp.load_dir(EXPECTED_DIR)
+    exp.check_coverage(REGISTRY.ids(), entries, EXPECTED_DIR)
+    for case in REGISTRY:
+        assert entries[case.id].path.name == f"{case.dataset}.json"
+
+
+def test_published_entries_quote_the_seed():
+    for case in REGISTRY:
+        if case.tier == "published":
+            provenance = exp.load_dir(EXPECTED_DIR)[case.id].provenance
+            assert provenance["kind"] == "published" and "model-zoo-README.md" in provenance["source"]
+
+
+def test_valid_file_loads(tmp_path):
+    entries = exp.load_file(write(tmp_path, GOOD))
+    assert entries["a.w8a8.photos"].metrics["top1"]["max_drop"] == 12.5
+
+
+def test_not_json_names_the_file(tmp_path):
+    path = write(tmp_path, "{not json")
+    with pytest.raises(exp.ExpectedError, match=f"{path}: not valid JSON"):
+        exp.load_file(path)
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda d: d["cases"]["a.w8a8.photos"]["metrics"]["top1"].pop("max_drop"), "cases/a.w8a8.photos/metrics/top1"),
+    (lambda d: d["cases"]["a.w8a8.photos"].update(samples=0), "cases/a.w8a8.photos/samples"),
+    (lambda d: d["cases"]["a.w8a8.photos"].update(colour="red"), "cases/a.w8a8.photos"),
+    (lambda d: d["cases"]["a.w8a8.photos"]["metrics"]["top1"].update(max_drop="1"), "max_drop"),
+    (lambda d: d.update(schema_version=2), "schema_version"),
+])
+def test_schema_error_names_file_and_key(tmp_path, mutate, key):
+    data = json.loads(json.dumps(GOOD))
+    mutate(data)
+    path = write(tmp_path, data)
+    with pytest.raises(exp.ExpectedError) as info:
+        exp.load_file(path)
+    assert str(path) in str(info.value) and key in str(info.value)
+
+
+def test_unknown_metric_is_an_error(tmp_path):
+    data = json.loads(json.dumps(GOOD))
+    data["cases"]["a.w8a8.photos"]["metrics"]["top7"] = {"quantized": 1.0, "max_drop": 1.0}
+    with pytest.raises(exp.ExpectedError, match="cases/a.w8a8.photos/metrics/top7: unknown metric"):
+        exp.load_file(write(tmp_path, data))
+
+
+def test_case_id_in_two_files_is_an_error(tmp_path):
+    write(tmp_path, GOOD, "photos.json")
+    write(tmp_path, GOOD, "other.json")
+    with pytest.raises(exp.ExpectedError, match="already defined in"):
+        exp.load_dir(tmp_path)
+
+
+def test_case_without_entry_and_entry_without_case(tmp_path):
+    entries = exp.load_file(write(tmp_path, GOOD))
+    with pytest.raises(exp.ExpectedError) as info:
+        exp.check_coverage(["b.w8a8.photos"], entries, tmp_path)
+    message = str(info.value)
+    assert "case 'b.w8a8.photos' has no entry" in message
+    assert "key cases/a.w8a8.photos: no such case" in message
+
+
+def test_update_keeps_tolerances_and_records_provenance(tmp_path):
+    path = write(tmp_path, GOOD)
+    old = exp.load_file(path)["a.w8a8.photos"]
+    measured = exp.Measurement(8, {"top1": 62.5}, {"top1": 50.0, "sqnr_db": 12.0})
+    new = exp.updated_entry({"metrics": old.metrics, "samples": 8}, measured, {"date": "2026-11-27"},
+                            {"sqnr_db": {"max_drop": 1.0}})
+    exp.write_entry(path, "a.w8a8.photos", new)
+    reloaded = exp.load_file(path)["a.w8a8.photos"]
+    assert reloaded.metrics["top1"] == {"fp32": 62.5, "fp32_tol": 0.0, "quantized": 50.0, "max_drop": 12.5}
+    assert reloaded.metrics["sqnr_db"] == {"quantized": 12.0, "max_drop": 1.0}
+    assert reloaded.provenance == {"kind": "measured", "date": "2026-11-27"}

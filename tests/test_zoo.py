@@ -1,0 +1,25 @@
+"""The zoo: one parametrized test per registry case (quantize with its recipe, evaluate, gate)."""
+import pytest
+
+from zoo.cases import REGISTRY
+from zoo.expected import Verdict, gate
+from zoo.session import accept_command
+
+
+def case_params():
+    return [pytest.param(case, id=case.id, marks=[getattr(pytest.mark, m) for m in case.marks]) for case in REGISTRY]
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_case(case, case_inputs, expected_entry, measured, zoo_session, pytestconfig):
+    outcome = measured(case, case_inputs)
+    if expected_entry is None:
+        verdict = Verdict(False, ["no expected entry yet"])
+    else:
+        verdict = gate(expected_entry, outcome.measurement, accept_command(case, pytestconfig))
+    zoo_session.record(case, outcome, verdict)
+    if zoo_session.update_expected:
+        path = zoo_session.update(case, outcome)
+        pytest.fail(f"{path} updated for {case.id} with the values measured now; review `git diff {path}` "
+                    f"and commit it (this run fails on purpose so the change is reviewed)")
+    assert verdict.passed, f"{case.id}:\n  " + "\n  ".join(verdict.failures)

@@ -1,0 +1,1 @@
+"""Accuracy regression suite for the AIMET quantized model zoo."""

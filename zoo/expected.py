@@ -1,0 +1,273 @@
+"""Expected values: load and validate expected/*.json, and gate a measurement against them.
+
+Gate semantics per metric (all in the metric's own unit, direction from zoo.metrics):
+- ``fp32`` must match within ``fp32_tol`` (two-sided): a drift means the data,
+  checkpoint or preprocessing changed, not the quantizer.
+- ``quantized`` may not fall more than ``max_drop`` below its expected value (one-sided).
+- ``max_gain``: an improvement beyond it is flagged as unexplained (sanity bound).
+- ``min_fraction_of_fp32``: the quantized value must keep at least this fraction of the
+  FP32 value measured in the same run (a floor relative to FP32).
+Plus ``samples``: the number of evaluated samples must equal it (full-dataset guard).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+
+from zoo.fileio import atomic_write_text
+from zoo.metrics import metric_info
+
+SCHEMA_VERSION = 1
+
+_METRIC_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "fp32": {"type": ["number", "null"]},
+        "fp32_tol": {"type": "number", "minimum": 0},
+        "quantized": {"type": "number"},
+        "max_drop": {"type": "number", "minimum": 0},
+        "max_gain": {"type": "number", "minimum": 0},
+        "min_fraction_of_fp32": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "note": {"type": "string"},
+    },
+    "required": ["quantized", "max_drop"],
+}
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema_version", "cases"],
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "description": {"type": "string"},
+        "cases": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["samples", "metrics", "provenance"],
+                "properties": {
+                    "samples": {"type": "integer", "minimum": 1},
+                    "metrics": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": _METRIC_SCHEMA,
+                    },
+                    "provenance": {
+                        "type": "object",
+                        "required": ["kind"],
+                        "properties": {"kind": {"enum": ["published", "measured"]}},
+                    },
+                    "xfail": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+    },
+}
+
+
+class ExpectedError(Exception):
+    """An expected/*.json problem; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ExpectedEntry:
+    case_id: str
+    path: Path
+    samples: int
+    metrics: dict
+    provenance: dict
+    xfail: str | None = None
+
+
+def load_file(path: Path) -> dict[str, ExpectedEntry]:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ExpectedError(f"{path}: not valid JSON ({e}); fix the file or restore it with git checkout") from e
+    try:
+        jsonschema.validate(data, SCHEMA)
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "<root>"
+        raise ExpectedError(f"{path}: key {where}: {e.message}") from e
+    entries = {}
+    for case_id, raw in data["cases"].items():
+        for metric in raw["metrics"]:
+            try:
+                metric_info(metric)
+            except KeyError as e:
+                raise ExpectedError(f"{path}: key cases/{case_id}/metrics/{metric}: {e.args[0]}") from None
+        entries[case_id] = ExpectedEntry(
+            case_id, path, raw["samples"], raw["metrics"], raw["provenance"], raw.get("xfail")
+        )
+    return entries
+
+
+def load_dir(directory: Path) -> dict[str, ExpectedEntry]:
+    """All entries of expected/*.json; a case id in two files is an error."""
+    entries: dict[str, ExpectedEntry] = {}
+    for path in sorted(Path(directory).glob("*.json")):
+        for case_id, entry in load_file(path).items():
+            if case_id in entries:
+                raise ExpectedError(f"{path}: key cases/{case_id}: already defined in {entries[case_id].path}")
+            entries[case_id] = entry
+    return entries
+
+
+def expected_file_for(case, directory: Path) -> Path:
+    return Path(directory) / f"{case.dataset}.json"
+
+
+def check_coverage(case_ids, entries: dict[str, ExpectedEntry], directory: Path, allow_missing=False) -> None:
+    """Every case has an entry in expected/<dataset>.json (unless ``allow_missing``: --update-expected
+    is about to write it) and every entry has a case."""
+    problems = []
+    for case_id in case_ids:
+        if case_id not in entries and not allow_missing:
+            problems.append(f"case {case_id!r} has no entry in {directory}/ "
+                            f"(add one, or run its test with --update-expected to measure it)")
+    for case_id, entry in entries.items():
+        if case_id not in set(case_ids):
+            problems.append(f"{entry.path}: key cases/{case_id}: no such case in zoo/cases.py "
+                            f"(remove the entry or register the case)")
+    if problems:
+        raise ExpectedError("\n".join(problems))
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one run measured: per metric (fp32, quantized) and the sample count."""
+
+    samples: int
+    fp32: dict
+    quantized: dict
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    deltas: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+
+def _fmt(x):
+    return "None" if x is None else f"{x:.4g}"
+
+
+def _signed(delta: float, higher_is_better: bool) -> float:
+    """Delta oriented so that negative means worse."""
+    return delta if higher_is_better else -delta
+
+
+def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str) -> Verdict:
+    """Compare a measurement with its expected entry. Pure: no I/O."""
+    failures: list[str] = []
+    deltas: dict = {}
+    accept = f"If the new value is intended, accept it with: {accept_command}"
+
+    if measured.samples != entry.samples:
+        failures.append(
+            f"sample count: evaluated {measured.samples} samples, expected {entry.samples} "
+            f"(full-dataset guard: the dataset on disk is partial or different)"
+        )
+
+    for name, exp in entry.metrics.items():
+        info = metric_info(name)
+        unit = info.unit
+        q = measured.quantized.get(name)
+        f = measured.fp32.get(name)
+        if q is None:
+            failures.append(f"{name}: not measured by this case, but expected in {entry.path}")
+            continue
+        for label, value in (("quantized", q), ("fp32", f)):
+            if value is not None and not math.isfinite(value):
+                failures.append(f"{name}: {label} value is {value} (not finite)")
+        if not math.isfinite(q) or (f is not None and not math.isfinite(f)):
+            continue
+
+        if exp.get("fp32") is not None and f is not None:
+            drift = f - exp["fp32"]
+            deltas[f"{name}.fp32"] = drift
+            tol = exp.get("fp32_tol", 0.0)
+            if abs(drift) > tol:
+                failures.append(
+                    f"{name}: FP32 {_fmt(f)}{unit} vs expected {_fmt(exp['fp32'])}{unit} "
+                    f"(delta {drift:+.4g}, tolerance ±{tol:g}): FP32 drifted, so the data, checkpoint "
+                    f"or preprocessing changed, not the quantizer. {accept}"
+                )
+
+        delta = q - exp["quantized"]
+        deltas[name] = delta
+        oriented = _signed(delta, info.higher_is_better)
+        if oriented < -exp["max_drop"]:
+            failures.append(
+                f"{name}: quantized {_fmt(q)}{unit} vs expected {_fmt(exp['quantized'])}{unit} "
+                f"(delta {delta:+.4g}, allowed drop {exp['max_drop']:g}): regression. {accept}"
+            )
+        if "max_gain" in exp and oriented > exp["max_gain"]:
+            failures.append(
+                f"{name}: quantized {_fmt(q)}{unit} vs expected {_fmt(exp['quantized'])}{unit} "
+                f"(delta {delta:+.4g}, sanity bound {exp['max_gain']:g}): unexplained improvement; "
+                f"check the evaluation, then {accept[0].lower()}{accept[1:]}"
+            )
+        fraction = exp.get("min_fraction_of_fp32")
+        if fraction is not None and f is not None:
+            floor = fraction * f if info.higher_is_better else f / fraction
+            below = q < floor if info.higher_is_better else q > floor
+            if below:
+                failures.append(
+                    f"{name}: quantized {_fmt(q)}{unit} is past the floor {_fmt(floor)}{unit} "
+                    f"({fraction:g} of FP32 {_fmt(f)}{unit} measured in this run)"
+                )
+    return Verdict(not failures, failures, deltas)
+
+
+# ------------------------------------------------------------------ --update-expected
+
+
+def updated_entry(raw: dict | None, measured: Measurement, provenance: dict, default_tolerances: dict) -> dict:
+    """A new raw entry holding the measured values; tolerances are kept where they exist."""
+    raw = json.loads(json.dumps(raw)) if raw else {"metrics": {}}
+    metrics = raw.setdefault("metrics", {})
+    for name, q in measured.quantized.items():
+        old = metrics.get(name) or dict(default_tolerances.get(name, {"max_drop": 0.0}))
+        old["quantized"] = q
+        f = measured.fp32.get(name)
+        if f is not None:
+            old["fp32"] = f
+            old.setdefault("fp32_tol", 0.0)
+        metrics[name] = old
+    raw["samples"] = measured.samples
+    raw["provenance"] = {"kind": "measured", **provenance}
+    return raw
+
+
+def write_entry(path: Path, case_id: str, raw_entry: dict) -> None:
+    """Read-modify-write one case of an expected file under a lock (xdist workers share it)."""
+    path = Path(path)
+    lock_path = path.with_suffix(path.suffix + ".lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {"schema_version": SCHEMA_VERSION, "cases": {}}
+        data["cases"][case_id] = raw_entry
+        data["cases"] = dict(sorted(data["cases"].items()))
+        jsonschema.validate(data, SCHEMA)
+        atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def today() -> str:
+    return _dt.date.today().isoformat()

@@ -1,0 +1,128 @@
+"""One case end to end: build, evaluate FP32, quantize with the recipe, evaluate, measure."""
+from __future__ import annotations
+
+import platform
+import resource
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zoo.checkpoints import verify
+from zoo.datasets.imagenet import DatasetError, ImageNetVal
+from zoo.datasets.photos import PhotoSet
+from zoo.expected import Measurement
+from zoo.metrics.classification import sqnr_db, top1_agreement, topk_accuracy
+from zoo.models import MODELS, recalibrate_batchnorm
+
+DATASETS = {"imagenet": ImageNetVal, "photos": PhotoSet}
+
+
+@dataclass(frozen=True)
+class CaseInputs:
+    """What the fixtures located: dataset directory and checkpoint file (None where not needed)."""
+
+    data_dir: Path | None
+    checkpoint: Path | None
+
+
+@dataclass
+class Outcome:
+    measurement: Measurement
+    info: dict = field(default_factory=dict)
+
+
+class StepTimer:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, step: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(time.perf_counter() - start, 3)
+
+
+def open_dataset(name: str, data_dir: Path | None, preprocess):
+    if name == "photos":
+        return PhotoSet(preprocess)
+    return DATASETS[name](data_dir, preprocess)
+
+
+def predict(model: torch.nn.Module, dataset, batch_size: int, device: torch.device, desc: str) -> np.ndarray:
+    """Logits for every sample, in dataset order."""
+    from tqdm import tqdm
+
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    outputs = []
+    model.eval()
+    with torch.no_grad():
+        for images, _ in tqdm(loader, desc=desc, disable=len(loader) < 20, leave=False):
+            outputs.append(model(images.to(device)).float().cpu().numpy())
+    return np.concatenate(outputs)
+
+
+def classification_metrics(fp32: np.ndarray, quantized: np.ndarray, label_sets) -> tuple[dict, dict]:
+    fp32_metrics = {"top1": topk_accuracy(fp32, label_sets, 1), "top5": topk_accuracy(fp32, label_sets, 5)}
+    quant_metrics = {
+        "top1": topk_accuracy(quantized, label_sets, 1),
+        "top5": topk_accuracy(quantized, label_sets, 5),
+        "agreement_top1": top1_agreement(fp32, quantized),
+        "sqnr_db": sqnr_db(fp32, quantized),
+    }
+    return fp32_metrics, quant_metrics
+
+
+def peak_memory_mb(device: torch.device) -> dict:
+    peak = {"host_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if device.type == "cuda":
+        peak["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return peak
+
+
+def versions() -> dict:
+    from importlib.metadata import version
+
+    return {"aimet_torch": version("aimet-torch"), "torch": torch.__version__, "python": platform.python_version()}
+
+
+def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expected_samples: int | None) -> Outcome:
+    """Run ``case`` end to end. Raises on bad data/weights; never skips (that is decided earlier)."""
+    from zoo.recipes.torch_ptq import quantize
+
+    timer, spec, recipe = StepTimer(), MODELS[case.model], case.recipe
+    info: dict = {"knobs": recipe.knobs(), "device": str(device), "versions": versions()}
+    with timer("load"):
+        if inputs.checkpoint is not None:
+            info["checkpoint_sha256"] = verify(inputs.checkpoint, case.checkpoint)
+        dataset = open_dataset(case.dataset, inputs.data_dir, spec.preprocess)
+        if expected_samples is not None and len(dataset) != expected_samples:
+            raise DatasetError(
+                f"{case.id}: found {len(dataset)} samples under {inputs.data_dir or 'the embedded fixture'}, "
+                f"expected {expected_samples} (full-dataset guard; the dataset is partial or different)")
+        calibration = dataset.calibration_images(recipe.calibration_images, recipe.seed)
+        torch.manual_seed(recipe.seed)
+        model = spec.build(inputs.checkpoint)
+        if case.checkpoint.location == "deterministic":
+            recalibrate_batchnorm(model, calibration)
+            info["weights"] = (f"torch.manual_seed({recipe.seed}) init, BatchNorm statistics recalibrated "
+                               f"on the {len(calibration)} calibration crops")
+        model = model.to(device)
+    with timer("fp32_eval"):
+        fp32_out = predict(model, dataset, case.batch_size, device, f"{case.id} fp32")
+    with timer("quantize"):
+        quantized = quantize(model, recipe, calibration, device, workdir)
+    with timer("quantized_eval"):
+        quant_out = predict(quantized.model, dataset, case.batch_size, device, f"{case.id} quantized")
+    fp32_metrics, quant_metrics = classification_metrics(fp32_out, quant_out, dataset.label_sets())
+    info.update(
+        backend=quantized.backend, techniques_applied=quantized.applied,
+        techniques_unavailable=quantized.unavailable, quantsim_config=quantized.config_file,
+        encodings_sha256=quantized.encodings_sha256, seconds=timer.seconds, peak_memory=peak_memory_mb(device),
+    )
+    return Outcome(Measurement(len(dataset), fp32_metrics, quant_metrics), info)

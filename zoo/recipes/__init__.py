@@ -1,0 +1,1 @@
+"""The AIMET recipe layer: the only package that imports aimet_*."""

@@ -1,0 +1,126 @@
+"""Post-training quantization of a PyTorch model with aimet-torch, driven by a Recipe."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+TECHNIQUES = ("bn_fold", "cle", "bias_correction", "adaround")
+# what aimet-torch 2.42 lacks; a recipe asking for it reports it instead of skipping silently
+UNAVAILABLE = {"bias_correction": "aimet-torch 2.42 ships no bias correction module"}
+
+
+@dataclass
+class QuantizedModel:
+    model: torch.nn.Module
+    backend: str
+    applied: list[str] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    config_file: str = ""
+    encodings_sha256: str = ""
+
+
+def aimet_version() -> str:
+    from importlib.metadata import version
+
+    return version("aimet-torch")
+
+
+def _quiet_aimet():
+    from aimet_torch.common.utils import AimetLogger
+
+    AimetLogger.set_level_for_all_areas(logging.WARNING)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def _quant_scheme(name: str):
+    from aimet_torch.common.defs import QuantScheme
+
+    schemes = {"tf_enhanced": QuantScheme.post_training_tf_enhanced, "tf": QuantScheme.post_training_tf,
+               "min_max": QuantScheme.min_max, "percentile": QuantScheme.post_training_percentile}
+    if name not in schemes:
+        raise ValueError(f"recipe quant_scheme {name!r} unknown; use one of {sorted(schemes)}")
+    return schemes[name]
+
+
+def config_file(per_channel: bool) -> str:
+    """The quantsim config shipped with aimet-torch, always passed explicitly."""
+    import aimet_torch
+
+    name = "default_config_per_channel.json" if per_channel else "default_config.json"
+    return str(Path(aimet_torch.__file__).parent / "common" / "quantsim_config" / name)
+
+
+def _batches(images: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:
+    return [torch.stack(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+
+
+def encodings_digest(sim) -> str:
+    digest = hashlib.sha256()
+    for key, value in sorted(sim.quantizer_state_dict().items()):
+        digest.update(key.encode())
+        if isinstance(value, torch.Tensor):
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def quantize(model: torch.nn.Module, recipe, calibration: list[torch.Tensor], device: torch.device,
+             workdir: Path) -> QuantizedModel:
+    """Apply ``recipe`` to a copy of ``model``; return the quantization-simulated model."""
+    from aimet_torch.adaround.adaround_weight import Adaround, AdaroundParameters
+    from aimet_torch.batch_norm_fold import fold_all_batch_norms
+    from aimet_torch.cross_layer_equalization import equalize_model
+    from aimet_torch.quantsim import QuantizationSimModel
+
+    unknown = set(recipe.techniques) - set(TECHNIQUES)
+    if unknown:
+        raise ValueError(f"recipe {recipe.name}: unknown techniques {sorted(unknown)}; known: {TECHNIQUES}")
+    _quiet_aimet()
+    torch.manual_seed(recipe.seed)
+    model = copy.deepcopy(model).eval().to(device)
+    batches = [b.to(device) for b in _batches(calibration, recipe.calibration_batch_size)]
+    dummy = batches[0][:1]
+    result = QuantizedModel(model, backend=f"aimet-torch {aimet_version()}", config_file=Path(
+        config_file(recipe.per_channel)).name)
+    scheme = _quant_scheme(recipe.quant_scheme)
+    cfg = config_file(recipe.per_channel)
+
+    if "bn_fold" in recipe.techniques:
+        fold_all_batch_norms(model, input_shapes=tuple(dummy.shape), dummy_input=dummy)
+        result.applied.append("bn_fold")
+    if "cle" in recipe.techniques:
+        equalize_model(model, dummy_input=dummy)
+        result.applied.append("cle")
+    for technique in recipe.techniques:
+        if technique in UNAVAILABLE:
+            result.unavailable[technique] = UNAVAILABLE[technique]
+    encodings = None
+    if "adaround" in recipe.techniques:
+        loader = torch.utils.data.DataLoader(torch.cat(batches), batch_size=recipe.calibration_batch_size)
+        params = AdaroundParameters(loader, num_batches=min(recipe.adaround_batches, len(loader)),
+                                    default_num_iterations=recipe.adaround_iterations)
+        model = Adaround.apply_adaround(model, dummy, params, path=str(workdir), filename_prefix="adaround",
+                                        default_param_bw=recipe.param_bw, default_quant_scheme=scheme,
+                                        default_config_file=cfg)
+        encodings = Path(workdir) / "adaround.encodings"
+        result.applied.append("adaround")
+
+    sim = QuantizationSimModel(model, dummy_input=dummy, quant_scheme=scheme, default_output_bw=recipe.output_bw,
+                               default_param_bw=recipe.param_bw, config_file=cfg)
+    if encodings is not None:
+        sim.set_and_freeze_param_encodings(str(encodings))
+
+    def calibrate(sim_model):
+        with torch.no_grad():
+            for batch in batches:
+                sim_model(batch)
+
+    sim.compute_encodings(calibrate)
+    result.model = sim.model.eval()
+    result.encodings_sha256 = encodings_digest(sim)
+    return result

