@@ -1,6 +1,8 @@
 """The zoo's cases. Ids are ``<framework prefix>_<architecture>.<recipe>.<dataset>``."""
 from __future__ import annotations
 
+import dataclasses
+
 from zoo.registry import Case, Checkpoint, Recipe, Registry
 
 REGISTRY = Registry()
@@ -39,6 +41,7 @@ REGISTRY.add(Case(
 # ----------------------------------------------------------------- MobileNetV2 (PyTorch)
 # The seed's INT8 number comes from DFQ (BN fold + CLE) followed by QAT; QAT weights are
 # not public as a state_dict of this architecture, so the published case runs the DFQ part.
+# AIMET zoo MobilenetV2.md: DFQ (BN fold + CLE), per-tensor W8A8, on the ReLU variant (zoo/models).
 MOBILENET_V2_RECIPE = Recipe(
     name="w8a8", techniques=("bn_fold", "cle"), quant_scheme="tf_enhanced", per_channel=False,
     calibration_images=2000, calibration_batch_size=64,
@@ -56,8 +59,7 @@ REGISTRY.add(Case(
     id="pt_mobilenet_v2.w8a8.photos", framework="torch", task="classification",
     model="mobilenet_v2", dataset="photos", metric="sqnr_db", tier="embedded",
     checkpoint=Checkpoint(location="deterministic", note="seeded init + BN statistics recalibrated on real crops"),
-    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle"), quant_scheme="tf_enhanced", per_channel=False,
-                  calibration_images=64, calibration_batch_size=16),
+    recipe=dataclasses.replace(MOBILENET_V2_RECIPE, calibration_images=64, calibration_batch_size=16),
     source="tonylins/pytorch-mobilenet-v2 (architecture only)", seed_row=f"{SEED}: PyTorch / MobileNetV2",
     tags=("smoke",), batch_size=8,
 ))

@@ -240,10 +240,17 @@ def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str) -> Ve
 
 
 def updated_entry(raw: dict | None, measured: Measurement, provenance: dict, default_tolerances: dict) -> dict:
-    """A new raw entry holding the measured values; tolerances are kept where they exist."""
+    """A new raw entry holding the measured values; tolerances are kept where they exist.
+
+    An existing entry keeps its set of gated metrics; a new entry gates every measured metric.
+    """
     raw = json.loads(json.dumps(raw)) if raw else {"metrics": {}}
     metrics = raw.setdefault("metrics", {})
-    for name, q in measured.quantized.items():
+    names = list(metrics) or list(measured.quantized)
+    for name in names:
+        q = measured.quantized.get(name)
+        if q is None:
+            continue
         old = metrics.get(name) or dict(default_tolerances.get(name, {"max_drop": 0.0}))
         old["quantized"] = q
         f = measured.fp32.get(name)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from zoo.fileio import atomic_write_text
 
-ROW_COLUMNS = ("case", "tier", "metric", "fp32", "quantized", "expected", "delta", "tolerance", "verdict")
+ROW_COLUMNS = ("case", "tier", "metric", "fp32", "quantized", "expected", "delta", "tolerance", "verdict", "other metrics")
 
 
 def row_path(run_dir: Path, case_id: str) -> Path:
@@ -48,11 +48,19 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
+def _other_metrics(row: dict) -> str:
+    """Quantized values of the non-primary metrics, e.g. 'agreement_top1 75.00, sqnr_db 16.15'."""
+    others = {k: v.get("quantized") for k, v in (row.get("metrics") or {}).items() if k != row.get("metric")}
+    return ", ".join(f"{k} {_cell(v)}" for k, v in others.items() if v is not None)
+
+
 def table(rows: list[dict], missing: list[str] = ()) -> str:
     """Markdown table: one line per case for its primary metric, plus missing cases."""
     lines = ["| " + " | ".join(ROW_COLUMNS) + " |", "|" + "---|" * len(ROW_COLUMNS)]
     for row in sorted(rows, key=lambda r: r.get("case", "")):
-        lines.append("| " + " | ".join(_cell(row.get(c)) for c in ROW_COLUMNS) + " |")
+        cells = [_cell(row.get(c)) for c in ROW_COLUMNS[:-1]] + [_other_metrics(row)]
+        lines.append("| " + " | ".join(cells) + " |")
     for case_id in missing:
-        lines.append("| " + " | ".join([case_id, "", "", "", "", "", "", "", "MISSING (no row written)"]) + " |")
+        cells = [case_id] + [""] * (len(ROW_COLUMNS) - 3) + ["MISSING (no row written)", ""]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

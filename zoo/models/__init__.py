@@ -35,7 +35,7 @@ def _mobilenet_v2(checkpoint):
     from zoo.checkpoints import load_state_dict, load_strict
     from zoo.models.mobilenet_v2 import MobileNetV2
 
-    model = MobileNetV2()
+    model = MobileNetV2(activation=nn.ReLU)  # the AIMET zoo's variant, see zoo/models/mobilenet_v2.py
     return load_strict(model, load_state_dict(checkpoint), checkpoint) if checkpoint else model
 
 
@@ -47,7 +47,7 @@ MODELS: dict[str, ModelSpec] = {
         # TF-ported weights take (x - 127) / 128; timm's tf_ cfg: crop_pct 0.875, bicubic
         ModelSpec("tf_efficientnet_lite0", _tf_efficientnet_lite0,
                   Preprocess(256, 224, "bicubic", mean=(127 / 255,) * 3, std=(128 / 255,) * 3)),
-        # tonylins README: Resize(int(224 / 0.875)) + CenterCrop(224), bilinear, ImageNet mean/std
+        # ReLU variant of the AIMET zoo. tonylins README: Resize(int(224 / 0.875)) + CenterCrop(224), bilinear, ImageNet mean/std
         ModelSpec("mobilenet_v2", _mobilenet_v2, Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD)),
     )
 }

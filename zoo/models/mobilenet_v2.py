@@ -3,6 +3,10 @@
 State_dict keys: features.0.{0,1}.* (stem), features.{1..17}.conv.* (inverted residuals),
 features.18.{0,1}.* (1x1 head), classifier.* (Linear), so the source checkpoint
 ``mobilenetv2_1.0-f2a8633.pth.tar`` loads unchanged.
+
+``activation`` defaults to ReLU6 (the source); the AIMET zoo's MobileNetV2 replaces it with
+ReLU because AIMET's cross-layer scaling does not scale conv-ReLU6-conv pairs (aimet-torch
+>= 2.4 no longer swaps them itself). Activations hold no parameters, so keys are unchanged.
 """
 from __future__ import annotations
 
@@ -20,26 +24,26 @@ def make_divisible(x: float, divisor: int = 8) -> int:
     return int(math.ceil(x * 1.0 / divisor) * divisor)
 
 
-def conv_bn(inp: int, oup: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(inp, oup, 3, stride, 1, bias=False), nn.BatchNorm2d(oup), nn.ReLU6(inplace=True))
+def conv_bn(inp: int, oup: int, stride: int, activation=nn.ReLU6) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(inp, oup, 3, stride, 1, bias=False), nn.BatchNorm2d(oup), activation(inplace=True))
 
 
-def conv_1x1_bn(inp: int, oup: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(inp, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup), nn.ReLU6(inplace=True))
+def conv_1x1_bn(inp: int, oup: int, activation=nn.ReLU6) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(inp, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup), activation(inplace=True))
 
 
 class InvertedResidual(nn.Module):
-    def __init__(self, inp: int, oup: int, stride: int, expand_ratio: int):
+    def __init__(self, inp: int, oup: int, stride: int, expand_ratio: int, activation=nn.ReLU6):
         super().__init__()
         hidden = int(inp * expand_ratio)
         self.use_res_connect = stride == 1 and inp == oup
         expand = [] if expand_ratio == 1 else [
-            nn.Conv2d(inp, hidden, 1, 1, 0, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+            nn.Conv2d(inp, hidden, 1, 1, 0, bias=False), nn.BatchNorm2d(hidden), activation(inplace=True),
         ]
         self.conv = nn.Sequential(
             *expand,
             nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
-            nn.ReLU6(inplace=True),
+            activation(inplace=True),
             nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup),
         )
 
@@ -48,17 +52,17 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    def __init__(self, n_class: int = 1000, width_mult: float = 1.0):
+    def __init__(self, n_class: int = 1000, width_mult: float = 1.0, activation=nn.ReLU6):
         super().__init__()
         input_channel = 32
         self.last_channel = make_divisible(1280 * width_mult) if width_mult > 1.0 else 1280
-        layers = [conv_bn(3, input_channel, 2)]
+        layers = [conv_bn(3, input_channel, 2, activation)]
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
             output_channel = make_divisible(c * width_mult) if t > 1 else c
             for i in range(n):
-                layers.append(InvertedResidual(input_channel, output_channel, s if i == 0 else 1, t))
+                layers.append(InvertedResidual(input_channel, output_channel, s if i == 0 else 1, t, activation))
                 input_channel = output_channel
-        layers.append(conv_1x1_bn(input_channel, self.last_channel))
+        layers.append(conv_1x1_bn(input_channel, self.last_channel, activation))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(self.last_channel, n_class)
         self._initialize_weights()
