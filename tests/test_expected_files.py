@@ -82,7 +82,7 @@ def test_case_without_entry_and_entry_without_case(tmp_path):
     assert "key cases/a.w8a8.photos: no such case" in message
 
 
-def test_update_keeps_tolerances_and_records_provenance(tmp_path):
+def test_update_keeps_tolerances_and_gated_metrics_and_records_provenance(tmp_path):
     path = write(tmp_path, GOOD)
     old = exp.load_file(path)["a.w8a8.photos"]
     measured = exp.Measurement(8, {"top1": 62.5}, {"top1": 50.0, "sqnr_db": 12.0})
@@ -90,6 +90,13 @@ def test_update_keeps_tolerances_and_records_provenance(tmp_path):
                             {"sqnr_db": {"max_drop": 1.0}})
     exp.write_entry(path, "a.w8a8.photos", new)
     reloaded = exp.load_file(path)["a.w8a8.photos"]
-    assert reloaded.metrics["top1"] == {"fp32": 62.5, "fp32_tol": 0.0, "quantized": 50.0, "max_drop": 12.5}
-    assert reloaded.metrics["sqnr_db"] == {"quantized": 12.0, "max_drop": 1.0}
+    assert reloaded.metrics == {"top1": {"fp32": 62.5, "fp32_tol": 0.0, "quantized": 50.0, "max_drop": 12.5}}
     assert reloaded.provenance == {"kind": "measured", "date": "2026-11-27"}
+
+
+def test_new_entry_gates_every_measured_metric_with_default_tolerances():
+    measured = exp.Measurement(8, {"top1": 62.5}, {"top1": 50.0, "sqnr_db": 12.0})
+    new = exp.updated_entry(None, measured, {}, {"sqnr_db": {"max_drop": 1.0}})
+    assert new["metrics"] == {"top1": {"max_drop": 0.0, "quantized": 50.0, "fp32": 62.5, "fp32_tol": 0.0},
+                              "sqnr_db": {"max_drop": 1.0, "quantized": 12.0}}
+    assert new["samples"] == 8
