@@ -19,6 +19,12 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("top5", "%", description="top-5 accuracy against the sample's label set"),
         MetricInfo("agreement_top1", "%", description="quantized top-1 equals FP32 top-1"),
         MetricInfo("sqnr_db", "dB", description="SQNR of quantized vs FP32 outputs"),
+        # fractions in [0, 1] as COCOeval and the seed report them
+        MetricInfo("kp_ap", "", description="COCO keypoint AP@[.5:.95] (OKS)"),
+        MetricInfo("kp_ar", "", description="COCO keypoint AR@[.5:.95] (OKS)"),
+        MetricInfo("psnr_y", "dB", description="PSNR on BT.601 Y, borders shaved by the scale"),
+        MetricInfo("ssim_y", "", description="SSIM on BT.601 Y (11x11 Gaussian, sigma 1.5), borders shaved"),
+        MetricInfo("wer", "%", higher_is_better=False, description="corpus WER: word edits / reference words"),
     )
 }
 
