@@ -19,6 +19,10 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("top5", "%", description="top-5 accuracy against the sample's label set"),
         MetricInfo("agreement_top1", "%", description="quantized top-1 equals FP32 top-1"),
         MetricInfo("sqnr_db", "dB", description="SQNR of quantized vs FP32 outputs"),
+        MetricInfo("map_voc07", "%", description="VOC2007 11-point mAP at IoU>0.5 (+1 px IoU, difficult ignored)"),
+        MetricInfo("map_voc", "%", description="VOC all-point mAP (area under precision envelope) at IoU>0.5"),
+        MetricInfo("miou", "%", description="mean IoU from the dataset confusion matrix, 255 ignored"),
+        MetricInfo("pixel_acc", "%", description="pixel accuracy over non-ignored pixels"),
         # fractions in [0, 1] as COCOeval and the seed report them
         MetricInfo("kp_ap", "", description="COCO keypoint AP@[.5:.95] (OKS)"),
         MetricInfo("kp_ar", "", description="COCO keypoint AR@[.5:.95] (OKS)"),

@@ -1,0 +1,116 @@
+"""Pascal VOC detection AP, as py-faster-rcnn's voc_eval.py (the convention of qfgaohao/pytorch-ssd).
+
+Boxes are (xmin, ymin, xmax, ymax) in inclusive pixel coordinates, so a box spans
+x2 - x1 + 1 pixels. Labels are 0-based class indices (zoo.datasets.voc.VOC_CLASSES order).
+Per class: detections of all images sorted by descending score (stable, so ties keep input
+order; voc_eval's np.argsort leaves tie order unspecified); each is matched to the GT of its
+image with the highest IoU; IoU > threshold (strict, as voc_eval.py) and that GT not yet taken
+gives a TP, a GT already taken gives an FP (duplicate), a difficult GT gives neither; otherwise FP.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ImageDetections:
+    boxes: np.ndarray   # [N, 4]
+    labels: np.ndarray  # [N] int
+    scores: np.ndarray  # [N]
+
+
+@dataclass(frozen=True)
+class ImageGroundTruth:
+    boxes: np.ndarray      # [M, 4]
+    labels: np.ndarray     # [M] int
+    difficult: np.ndarray  # [M] bool
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box against [M, 4] boxes with the VOC +1 pixel convention."""
+    iw = np.maximum(np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0]) + 1.0, 0.0)
+    ih = np.maximum(np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1]) + 1.0, 0.0)
+    inter = iw * ih
+    area = (box[2] - box[0] + 1.0) * (box[3] - box[1] + 1.0)
+    areas = (boxes[:, 2] - boxes[:, 0] + 1.0) * (boxes[:, 3] - boxes[:, 1] + 1.0)
+    return inter / (area + areas - inter)
+
+
+def voc_ap(recall: np.ndarray, precision: np.ndarray, use_07_metric: bool) -> float:
+    """AP as a fraction: VOC2007 11-point (max precision at recall >= 0, 0.1, ..., 1) or
+    all-point (VOC2010+: area under the monotone precision envelope)."""
+    recall, precision = np.asarray(recall, dtype=np.float64), np.asarray(precision, dtype=np.float64)
+    if use_07_metric:
+        points = [precision[recall >= t].max() if np.any(recall >= t) else 0.0 for t in np.arange(0.0, 1.1, 0.1)]
+        return float(np.sum(points) / 11.0)
+    mrec = np.concatenate(([0.0], recall, [1.0]))
+    mpre = np.concatenate(([0.0], precision, [0.0]))
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    steps = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
+
+
+def precision_recall(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
+                     label: int, iou_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, int]:
+    """(recall, precision, npos) of one class over the dataset; npos counts non-difficult GTs."""
+    if len(detections) != len(ground_truths):
+        raise ValueError(f"{len(detections)} images of detections but {len(ground_truths)} of ground truth")
+    gt_boxes = [np.asarray(g.boxes, dtype=np.float64).reshape(-1, 4)[np.asarray(g.labels) == label] for g in ground_truths]
+    gt_difficult = [np.asarray(g.difficult, dtype=bool)[np.asarray(g.labels) == label] for g in ground_truths]
+    npos = int(sum(int((~d).sum()) for d in gt_difficult))
+
+    image_of, boxes, scores = [], [np.zeros((0, 4))], [np.zeros(0)]
+    for i, d in enumerate(detections):
+        keep = np.asarray(d.labels) == label
+        boxes.append(np.asarray(d.boxes, dtype=np.float64).reshape(-1, 4)[keep])
+        scores.append(np.asarray(d.scores, dtype=np.float64)[keep])
+        image_of += [i] * int(keep.sum())
+    order = np.argsort(-np.concatenate(scores), kind="stable")
+    image_of, boxes = np.array(image_of, dtype=np.int64)[order], np.concatenate(boxes)[order]
+
+    taken = [np.zeros(len(b), dtype=bool) for b in gt_boxes]
+    tp, fp = np.zeros(len(order)), np.zeros(len(order))
+    for k, (i, box) in enumerate(zip(image_of, boxes)):
+        overlaps = box_iou(box, gt_boxes[i]) if len(gt_boxes[i]) else np.zeros(0)
+        if len(overlaps) == 0 or overlaps.max() <= iou_threshold:
+            fp[k] = 1.0
+            continue
+        j = int(overlaps.argmax())
+        if gt_difficult[i][j]:
+            continue
+        if taken[i][j]:
+            fp[k] = 1.0
+        else:
+            tp[k], taken[i][j] = 1.0, True
+    tp, fp = np.cumsum(tp), np.cumsum(fp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = tp / float(npos)
+    precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    return recall, precision, npos
+
+
+def average_precision_per_class(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
+                                num_classes: int, use_07_metric: bool, iou_threshold: float = 0.5) -> np.ndarray:
+    """AP in percent per class index; NaN for a class without a non-difficult GT (its AP is undefined)."""
+    aps = np.full(num_classes, np.nan)
+    for label in range(num_classes):
+        recall, precision, npos = precision_recall(detections, ground_truths, label, iou_threshold)
+        if npos > 0:
+            aps[label] = 100.0 * voc_ap(recall, precision, use_07_metric)
+    return aps
+
+
+def mean_ap(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
+            num_classes: int, use_07_metric: bool, iou_threshold: float = 0.5) -> float:
+    """mAP in percent: mean of the per-class APs over classes with at least one non-difficult GT.
+
+    Classes with no non-difficult GT are excluded from the mean (their detections are not
+    penalised anywhere); on the full VOC2007 test set every one of the 20 classes has GTs.
+    """
+    aps = average_precision_per_class(detections, ground_truths, num_classes, use_07_metric, iou_threshold)
+    if np.all(np.isnan(aps)):
+        raise ValueError("no class has a non-difficult ground-truth box; mAP is undefined")
+    return float(np.nanmean(aps))
