@@ -10,7 +10,7 @@ from zoo.availability import Roots, Unavailable, locate_checkpoint, locate_datas
 from zoo.cases import REGISTRY
 from zoo.registry import MARKS
 from zoo.results import read_rows, table
-from zoo.session import EXPECTED_DIR, OPTIONS, ZooSession, new_run_id, option_value
+from zoo.session import EXPECTED_DIR, OPTIONS, ZooSession, fp32_cache_dir, new_run_id, option_value
 
 SESSION_KEY = pytest.StashKey[ZooSession]()
 
@@ -97,16 +97,18 @@ def expected_entry(case, zoo_session, request):
 @pytest.fixture(scope="session")
 def measured(zoo_session, device, tmp_path_factory):
     """measure(case, inputs) memoized per process, so other tests can reuse a case's measurement."""
+    from zoo.cache import Fp32Cache
     from zoo.pipeline import measure
 
     cache = {}
+    fp32_cache = Fp32Cache(fp32_cache_dir(zoo_session.config))
 
     def run(case, inputs):
         if case.id not in cache:
             workdir = tmp_path_factory.mktemp(case.id)
             entry = zoo_session.entries.get(case.id)
             try:
-                cache[case.id] = measure(case, inputs, device, workdir, entry.samples if entry else None)
+                cache[case.id] = measure(case, inputs, device, workdir, entry.samples if entry else None, fp32_cache)
             except Exception as e:
                 zoo_session.record_error(case, e)
                 raise

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zoo.cache import Fp32Cache, fp32_key
 from zoo.checkpoints import verify
 from zoo.datasets.imagenet import DatasetError, ImageNetVal
 from zoo.datasets.photos import PhotoSet
 from zoo.expected import Measurement
-from zoo.metrics.classification import sqnr_db, top1_agreement, topk_accuracy
+from zoo.metrics.classification import per_sample_sqnr_db, sqnr_db, top1_agreement, topk_accuracy, topk_correct
 from zoo.models import MODELS, recalibrate_batchnorm
 
 DATASETS = {"imagenet": ImageNetVal, "photos": PhotoSet}
@@ -33,6 +34,8 @@ class CaseInputs:
 class Outcome:
     measurement: Measurement
     info: dict = field(default_factory=dict)
+    # per-sample outcomes (same order as sample_ids) for paired comparisons between runs
+    per_sample: dict = field(default_factory=dict)
 
 
 class StepTimer:
@@ -58,13 +61,26 @@ def predict(model: torch.nn.Module, dataset, batch_size: int, device: torch.devi
     """Logits for every sample, in dataset order."""
     from tqdm import tqdm
 
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                         num_workers=loader_workers(len(dataset)))
     outputs = []
     model.eval()
     with torch.no_grad():
         for images, _ in tqdm(loader, desc=desc, disable=len(loader) < 20, leave=False):
-            outputs.append(model(images.to(device)).float().cpu().numpy())
+            try:
+                outputs.append(model(images.to(device)).float().cpu().numpy())
+            except torch.cuda.OutOfMemoryError as e:
+                raise RuntimeError(
+                    f"{desc}: CUDA out of memory at batch size {batch_size} on {device}; lower the case's "
+                    f"batch_size in zoo/cases.py or use a GPU with more memory") from e
     return np.concatenate(outputs)
+
+
+def loader_workers(samples: int) -> int:
+    """Decode images in parallel for real datasets; tiny embedded sets are faster in-process."""
+    import os
+
+    return 0 if samples < 256 else min(8, os.cpu_count() or 1)
 
 
 def classification_metrics(fp32: np.ndarray, quantized: np.ndarray, label_sets) -> tuple[dict, dict]:
@@ -76,6 +92,17 @@ def classification_metrics(fp32: np.ndarray, quantized: np.ndarray, label_sets) 
         "sqnr_db": sqnr_db(fp32, quantized),
     }
     return fp32_metrics, quant_metrics
+
+
+def classification_per_sample(fp32: np.ndarray, quantized: np.ndarray, label_sets) -> dict:
+    return {
+        "fp32.top1_correct": topk_correct(fp32, label_sets, 1),
+        "quantized.top1_correct": topk_correct(quantized, label_sets, 1),
+        "fp32.top5_correct": topk_correct(fp32, label_sets, 5),
+        "quantized.top5_correct": topk_correct(quantized, label_sets, 5),
+        "quantized.agrees_top1": fp32.argmax(axis=1) == quantized.argmax(axis=1),
+        "quantized.sqnr_db": per_sample_sqnr_db(fp32, quantized),
+    }
 
 
 def peak_memory_mb(device: torch.device) -> dict:
@@ -91,7 +118,8 @@ def versions() -> dict:
     return {"aimet_torch": version("aimet-torch"), "torch": torch.__version__, "python": platform.python_version()}
 
 
-def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expected_samples: int | None) -> Outcome:
+def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expected_samples: int | None,
+            fp32_cache: Fp32Cache | None = None) -> Outcome:
     """Run ``case`` end to end. Raises on bad data/weights; never skips (that is decided earlier)."""
     from zoo.recipes.torch_ptq import quantize
 
@@ -113,16 +141,25 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
             info["weights"] = (f"torch.manual_seed({recipe.seed}) init, BatchNorm statistics recalibrated "
                                f"on the {len(calibration)} calibration crops")
         model = model.to(device)
+    fp32_cache = fp32_cache or Fp32Cache(None)
+    key = fp32_key(case, info.get("checkpoint_sha256"), dataset.fingerprint(), device)
     with timer("fp32_eval"):
-        fp32_out = predict(model, dataset, case.batch_size, device, f"{case.id} fp32")
+        fp32_out = fp32_cache.load(key)
+        info["fp32_from_cache"] = fp32_out is not None
+        if fp32_out is None:
+            fp32_out = predict(model, dataset, case.batch_size, device, f"{case.id} fp32")
+            fp32_cache.store(key, fp32_out)
     with timer("quantize"):
         quantized = quantize(model, recipe, calibration, device, workdir)
     with timer("quantized_eval"):
         quant_out = predict(quantized.model, dataset, case.batch_size, device, f"{case.id} quantized")
-    fp32_metrics, quant_metrics = classification_metrics(fp32_out, quant_out, dataset.label_sets())
+    label_sets = dataset.label_sets()
+    fp32_metrics, quant_metrics = classification_metrics(fp32_out, quant_out, label_sets)
+    per_sample = {"sample_ids": np.array(dataset.sample_ids()),
+                  **classification_per_sample(fp32_out, quant_out, label_sets)}
     info.update(
         backend=quantized.backend, techniques_applied=quantized.applied,
         techniques_unavailable=quantized.unavailable, quantsim_config=quantized.config_file,
         encodings_sha256=quantized.encodings_sha256, seconds=timer.seconds, peak_memory=peak_memory_mb(device),
     )
-    return Outcome(Measurement(len(dataset), fp32_metrics, quant_metrics), info)
+    return Outcome(Measurement(len(dataset), fp32_metrics, quant_metrics), info, per_sample)

@@ -5,7 +5,7 @@ import json
 import math
 from pathlib import Path
 
-from zoo.fileio import atomic_write_text
+from zoo.fileio import atomic_write_bytes, atomic_write_text
 
 ROW_COLUMNS = ("case", "tier", "metric", "fp32", "quantized", "expected", "delta", "tolerance", "verdict", "other metrics")
 
@@ -18,6 +18,30 @@ def write_row(run_dir: Path, row: dict) -> Path:
     path = row_path(run_dir, row["case"])
     atomic_write_text(path, json.dumps(_finite_or_string(row), indent=2, sort_keys=True) + "\n")
     return path
+
+
+def per_sample_path(run_dir: Path, case_id: str) -> Path:
+    return Path(run_dir) / f"{case_id}.samples.npz"
+
+
+def write_per_sample(run_dir: Path, case_id: str, arrays: dict) -> Path:
+    """Per-sample outcomes beside the row (npz, written atomically), for paired run comparisons."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    path = per_sample_path(run_dir, case_id)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def read_per_sample(run_dir: Path, case_id: str) -> dict:
+    import numpy as np
+
+    with np.load(per_sample_path(run_dir, case_id)) as data:
+        return {k: data[k] for k in data.files}
 
 
 def read_rows(run_dir: Path) -> list[dict]:

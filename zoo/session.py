@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoo import expected as exp
-from zoo.results import write_row
+from zoo.results import write_per_sample, write_row
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_DIR = REPO / "expected"
@@ -20,6 +20,9 @@ OPTIONS = {
     "--checkpoint-root": ("ZOO_CHECKPOINT_ROOT", None, "directory holding the original FP32 checkpoints"),
     "--device": ("ZOO_DEVICE", "auto", "auto, cpu, cuda or cuda:N (auto: one GPU per xdist worker, else CPU)"),
     "--results-dir": ("ZOO_RESULTS_DIR", "results", "where each run writes its rows: <dir>/<run id>/<case>.json"),
+    "--fp32-cache": ("ZOO_FP32_CACHE", ".zoo-cache/fp32", "directory caching FP32 outputs by checkpoint sha256 + "
+                     "dataset fingerprint + code version, so an AIMET-only change re-evaluates only the quantized "
+                     "side; 'off' disables"),
     "--update-expected": ("ZOO_UPDATE_EXPECTED", False, "rewrite expected/*.json with the measured values "
                           "(the run still fails so a human reviews the diff)"),
 }
@@ -47,6 +50,11 @@ def option_value(config, name: str):
 
 def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+
+
+def fp32_cache_dir(config) -> Path | None:
+    value = option_value(config, "--fp32-cache")
+    return None if str(value).lower() in ("off", "none", "") else Path(value)
 
 
 def accept_command(case, config) -> str:
@@ -79,6 +87,8 @@ class ZooSession:
     def record(self, case, outcome, verdict) -> dict:
         entry = self.entries.get(case.id)
         row = build_row(case, entry, outcome, verdict, self.run_dir.name)
+        if outcome.per_sample:
+            row["per_sample_file"] = write_per_sample(self.run_dir, case.id, outcome.per_sample).name
         write_row(self.run_dir, row)
         self.rows_written.append(case.id)
         return row

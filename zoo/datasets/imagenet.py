@@ -56,6 +56,18 @@ class ImageNetVal:
     def label_sets(self) -> list[frozenset[int]]:
         return [frozenset({label}) for _, label in self.samples]
 
+    def sample_ids(self) -> list[str]:
+        return [str(path.relative_to(self.root)) for path, _ in self.samples]
+
+    def fingerprint(self) -> str:
+        """Identifies the evaluated files (names and sizes), for caching FP32 results."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for path, label in self.samples:
+            digest.update(f"{path.relative_to(self.root)}:{path.stat().st_size}:{label}\n".encode())
+        return digest.hexdigest()
+
     def calibration_images(self, count: int, seed: int) -> list:
         """A seeded random sample of ``count`` preprocessed images from the set."""
         import random

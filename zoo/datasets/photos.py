@@ -56,6 +56,18 @@ class PhotoSet:
     def label_sets(self) -> list[frozenset[int]]:
         return [p.labels for p in self.photos]
 
+    def sample_ids(self) -> list[str]:
+        return [p.name for p in self.photos]
+
+    def fingerprint(self) -> str:
+        """Identifies the evaluated photos and labels (file bytes included), for caching FP32 results."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for photo in self.photos:
+            digest.update(f"{photo.name}:{sorted(photo.labels)}:".encode() + photo.path.read_bytes())
+        return digest.hexdigest()
+
     def calibration_images(self, count: int, seed: int) -> list:
         """Seeded random crops (scale 0.2-1.0, flips) of the unlabelled pool photos."""
         from torchvision import transforms as T

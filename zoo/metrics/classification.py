@@ -32,3 +32,12 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     if noise == 0.0:
         return float("inf")
     return 10.0 * np.log10(signal / noise)
+
+
+def per_sample_sqnr_db(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """SQNR of each sample's output vector in dB (inf where a sample's output is unchanged)."""
+    reference = reference.astype(np.float64)
+    noise = np.sum((reference - test.astype(np.float64)) ** 2, axis=1)
+    signal = np.sum(reference**2, axis=1)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(signal / noise)
