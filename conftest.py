@@ -13,6 +13,7 @@ from zoo.results import read_rows, table
 from zoo.session import EXPECTED_DIR, OPTIONS, ZooSession, fp32_cache_dir, new_run_id, option_value
 
 SESSION_KEY = pytest.StashKey[ZooSession]()
+_STARTED_CASES: set[str] = set()  # controller only
 
 
 def pytest_addoption(parser):
@@ -117,38 +118,28 @@ def measured(zoo_session, device, tmp_path_factory):
     return run
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    yield
+def pytest_itemcollected(item):
+    """Tag the zoo case tests so their reports (sent from xdist workers too) name the case."""
     case = getattr(item, "callspec", None) and item.callspec.params.get("case")
-    if case is not None and ("zoo_case", case.id) not in item.user_properties:
+    if case is not None and item.nodeid.split("::")[0].endswith("test_zoo.py"):
         item.user_properties.append(("zoo_case", case.id))
 
 
 def pytest_runtest_logreport(report):
-    """On the controller: remember which zoo cases ran (not skipped) to list missing rows."""
-    case_ids = [v for k, v in report.user_properties if k == "zoo_case"]
-    if case_ids and report.when == "setup" and not report.skipped and _is_case_test(report.nodeid):
-        _RAN_CASES[case_ids[0]] = report.nodeid
-
-
-_RAN_CASES: dict[str, str] = {}  # controller only: case id -> node id of zoo cases that ran
-
-
-def _is_case_test(nodeid: str) -> bool:
-    return "test_zoo.py::test_case[" in nodeid
-
-
+    """On the controller: remember which zoo cases started (not skipped), to list those left without a row."""
+    case_ids = [value for key, value in report.user_properties if key == "zoo_case"]
+    if case_ids and report.when == "setup" and not report.skipped:
+        _STARTED_CASES.add(case_ids[0])
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput"):
         return
     session = config.stash[SESSION_KEY]
-    if not session.run_dir.is_dir() and not _RAN_CASES:
+    if not session.run_dir.is_dir() and not _STARTED_CASES:
         return
     rows = read_rows(session.run_dir) if session.run_dir.is_dir() else []
     written = {row["case"] for row in rows}
-    missing = sorted(set(_RAN_CASES) - written)
+    missing = sorted(_STARTED_CASES - written)
     terminalreporter.write_sep("=", "zoo results")
     terminalreporter.write_line(table(rows, missing))
     terminalreporter.write_line(f"rows: {session.run_dir}")
