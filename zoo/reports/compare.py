@@ -251,15 +251,19 @@ def bootstrap_cell(c: CaseComparison) -> str:
 
 
 def primary_cell(c: CaseComparison) -> str:
+    if c.status != "both":
+        return ""
     base, new, delta = c.metric_deltas.get(c.metric, (None, None, None))
-    return "" if c.status != "both" else f"{fmt(base)} -> {fmt(new)} ({fmt(delta)})"
+    change = "" if delta is None else f" ({fmt(delta)})"
+    return f"{fmt(base) or 'n/a'} -> {fmt(new) or 'n/a'}{change}"
 
 
 def compare_markdown(base: Run, new: Run, comparisons: list[CaseComparison], alpha: float, resamples: int,
                      seed: int) -> str:
     summary = [[c.case, c.verdict, c.metric, primary_cell(c), mcnemar_cell(c), bootstrap_cell(c), "; ".join(c.notes)]
                for c in comparisons]
-    deltas = [[c.case, name, fmt(b), fmt(n), fmt(d)] for c in comparisons for name, (b, n, d) in c.metric_deltas.items()]
+    deltas = [[c.case, name, fmt(base_value), fmt(new_value), fmt(delta)]
+              for c in comparisons for name, (base_value, new_value, delta) in c.metric_deltas.items()]
     return "\n".join([
         f"# Compare {new.label} against {base.label}", "",
         f"Paired tests per case at alpha {alpha} each (no correction across tests or cases): exact McNemar on "
@@ -287,10 +291,16 @@ def csv_line(c: CaseComparison) -> dict:
     return line
 
 
+def metric_column_order(column: str) -> tuple[str, int]:
+    """<metric>.base, <metric>.new, <metric>.delta, metric by metric."""
+    name, _, side = column.rpartition(".")
+    return name, ("base", "new", "delta").index(side)
+
+
 def compare_csv(comparisons: list[CaseComparison]) -> str:
     lines = [csv_line(c) for c in comparisons]
     fixed = list(csv_line(CaseComparison("", "")))
-    metric_columns = sorted({k for line in lines for k in line} - set(fixed))
+    metric_columns = sorted({k for line in lines for k in line} - set(fixed), key=metric_column_order)
     return csv_text(fixed + metric_columns, lines)
 
 

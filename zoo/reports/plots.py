@@ -60,7 +60,9 @@ def draw_grouped_bars(ax, rows: list[dict]) -> None:
             if v is None:
                 ax.annotate("n/a", (i + offset, 0), ha="center", va="bottom", fontsize=7, color=color)
     ax.set_xticks(range(len(rows)), [f"{row.get('case')}\n{row.get('verdict', '')}" for row in rows], fontsize=7)
-    ax.legend(fontsize=7)
+    ax.set_xlim(-0.6, len(rows) - 0.4)  # else a single case's bars fill the panel
+    ax.margins(y=0.15)
+    ax.legend(fontsize=7, loc="upper right")
 
 
 def drawable(value: float | None) -> bool:
@@ -81,6 +83,6 @@ def trend_chart(run_labels: list[str], series: dict[str, list[float | None]], fl
             ax.plot([index], [values[index]], marker="o", markersize=14, fillstyle="none", color="red")
     ax.set_xticks(range(len(run_labels)), run_labels, fontsize=7, rotation=20, ha="right")
     ax.set_ylabel("primary metric, quantized")
-    ax.set_title("Quantized primary metric per run (red circle: first run beyond tolerance or failing)")
+    ax.set_title("Quantized primary metric per run (red circle: first flagged run)", fontsize=10)
     ax.legend(fontsize=7)
     save_png(figure, path)

@@ -12,6 +12,7 @@ LEADING_COLUMNS = ["case", "run_id", "tier", "framework", "dataset", "model", "s
                    "quantized", "expected", "delta", "tolerance", "verdict", "samples", "failures", "error"]
 # the expected file's provenance describes how the expected value was made, not this run
 SKIPPED_FIELDS = ("expected_provenance",)
+METRIC_SIDES = ("fp32", "quantized", "expected", "delta")
 MARKDOWN_COLUMNS = ["model", "case", "metric", "FP32", "quantized", "expected", "delta", "verdict"]
 
 
@@ -31,9 +32,15 @@ def flatten(row: dict, prefix: str = "") -> dict[str, object]:
 
 def csv_columns(flat_rows: list[dict]) -> list[str]:
     present = set().union(*flat_rows) if flat_rows else set()
-    metric_columns = sorted(c for c in present if c.startswith("metrics."))
+    metric_columns = sorted((c for c in present if c.startswith("metrics.")), key=metric_column_order)
     rest = sorted(present - set(LEADING_COLUMNS) - set(metric_columns))
     return [c for c in LEADING_COLUMNS if c in present] + metric_columns + rest
+
+
+def metric_column_order(column: str) -> tuple:
+    """metrics.<name>.<side>: by metric, then fp32, quantized, expected, delta."""
+    _, name, side = (column.split(".", 2) + [""])[:3]
+    return name, METRIC_SIDES.index(side) if side in METRIC_SIDES else len(METRIC_SIDES), side
 
 
 def results_csv(run: Run) -> str:

