@@ -10,7 +10,8 @@ from zoo.availability import Roots, Unavailable, locate_checkpoint, locate_datas
 from zoo.cases import REGISTRY
 from zoo.registry import MARKS
 from zoo.results import read_rows, table
-from zoo.session import EXPECTED_DIR, OPTIONS, ZooSession, fp32_cache_dir, new_run_id, option_value
+from zoo.session import (EXPECTED_DIR, OPTIONS, ZooSession, fp32_cache_dir, installed_aimet, new_run_id,
+                         option_value, subset_size)
 
 SESSION_KEY = pytest.StashKey[ZooSession]()
 _STARTED_CASES: set[str] = set()  # controller only
@@ -30,14 +31,18 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{mark}: {description}")
     update = bool(option_value(config, "--update-expected"))
     try:
-        entries = exp.load_dir(EXPECTED_DIR)
+        subset = subset_size(config)
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
+    try:
+        entries = exp.load_dir(EXPECTED_DIR, aimet_version=installed_aimet())
         exp.check_coverage(REGISTRY.ids(), entries, EXPECTED_DIR, allow_missing=update)
     except exp.ExpectedError as e:
         raise pytest.UsageError(f"expected values are invalid:\n{e}") from None
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput["zoo_run_id"] if workerinput else new_run_id()
     run_dir = Path(option_value(config, "--results-dir")).resolve() / run_id
-    config.stash[SESSION_KEY] = ZooSession(config, entries, run_dir, update)
+    config.stash[SESSION_KEY] = ZooSession(config, entries, run_dir, update, subset=subset)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistRunId(), "zoo-xdist-run-id")
 
@@ -109,7 +114,8 @@ def measured(zoo_session, device, tmp_path_factory):
             workdir = tmp_path_factory.mktemp(case.id)
             entry = zoo_session.entries.get(case.id)
             try:
-                cache[case.id] = measure(case, inputs, device, workdir, entry.samples if entry else None, fp32_cache)
+                cache[case.id] = measure(case, inputs, device, workdir, entry.samples if entry else None,
+                                         fp32_cache, zoo_session.subset)
             except Exception as e:
                 zoo_session.record_error(case, e)
                 raise

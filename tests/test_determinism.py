@@ -10,6 +10,7 @@ from zoo.pipeline import CaseInputs, measure
 SMOKE = REGISTRY["pt_mobilenet_v2.w8a8.photos"]
 
 
+@pytest.mark.zoo
 @pytest.mark.slow
 def test_smoke_case_is_deterministic_on_cpu(tmp_path):
     roots = Roots(None, None)

@@ -100,3 +100,46 @@ def test_new_entry_gates_every_measured_metric_with_default_tolerances():
     assert new["metrics"] == {"top1": {"max_drop": 0.0, "quantized": 50.0, "fp32": 62.5, "fp32_tol": 0.0},
                               "sqnr_db": {"max_drop": 1.0, "quantized": 12.0}}
     assert new["samples"] == 8
+
+
+def write_overlay(directory, version, overrides):
+    overlays = directory / "overlays"
+    overlays.mkdir(exist_ok=True)
+    path = overlays / f"aimet-{version}.json"
+    path.write_text(json.dumps({"schema_version": 1, "overrides": overrides}))
+    return path
+
+
+def test_overlays_apply_in_version_order_up_to_the_installed_aimet(tmp_path):
+    write(tmp_path, GOOD)
+    write_overlay(tmp_path, "2.41.0", {"a.w8a8.photos": {"reason": "older", "metrics": {"top1": {"quantized": 70.0}}}})
+    write_overlay(tmp_path, "2.42.0", {"a.w8a8.photos": {"reason": "AdaRound change", "metrics": {
+        "top1": {"quantized": 72.0, "max_drop": 1.0}}}})
+    write_overlay(tmp_path, "2.50.0", {"a.w8a8.photos": {"reason": "future", "xfail": "known bug"}})
+    entry = exp.load_dir(tmp_path, aimet_version="2.42.0")["a.w8a8.photos"]
+    assert entry.metrics["top1"]["quantized"] == 72.0 and entry.metrics["top1"]["max_drop"] == 1.0
+    assert entry.metrics["top1"]["fp32"] == 75.0 and entry.xfail is None
+    assert entry.overlays == ("aimet-2.41.0.json: older", "aimet-2.42.0.json: AdaRound change")
+    assert exp.load_dir(tmp_path, aimet_version="2.50.1")["a.w8a8.photos"].xfail == "known bug"
+    assert exp.load_dir(tmp_path)["a.w8a8.photos"].overlays == ()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"b.w8a8.photos": {"reason": "r"}}, "overrides/b.w8a8.photos: no expected entry to override"),
+    ({"a.w8a8.photos": {"metrics": {}}}, "'reason' is a required property"),
+    ({"a.w8a8.photos": {"reason": "r", "metrics": {"top5": {"quantized": 1.0}}}}, "gates no such metric"),
+])
+def test_bad_overlay_names_file_and_key(tmp_path, overrides, message):
+    write(tmp_path, GOOD)
+    path = write_overlay(tmp_path, "2.42.0", overrides)
+    with pytest.raises(exp.ExpectedError) as info:
+        exp.load_dir(tmp_path, aimet_version="2.42.0")
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_overlay_file_name_must_carry_a_version(tmp_path):
+    write(tmp_path, GOOD)
+    (tmp_path / "overlays").mkdir()
+    (tmp_path / "overlays" / "next.json").write_text("{}")
+    with pytest.raises(exp.ExpectedError, match="named aimet-<version>.json"):
+        exp.load_dir(tmp_path, aimet_version="2.42.0")

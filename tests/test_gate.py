@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo.expected import ExpectedEntry, Measurement, gate
+from zoo.expected import ExpectedEntry, Measurement, gate, wilson_margins
 
 ACCEPT = "pytest tests/test_zoo.py::test_case[x] --update-expected"
 
@@ -80,3 +80,33 @@ def test_fidelity_metric_without_fp32_value():
     e = ExpectedEntry("x", Path("e.json"), 8, {"sqnr_db": {"quantized": 20.0, "max_drop": 1.0}}, {"kind": "measured"})
     assert gate(e, Measurement(8, {}, {"sqnr_db": 19.5}), ACCEPT).passed
     assert not gate(e, Measurement(8, {}, {"sqnr_db": 18.9}), ACCEPT).passed
+
+
+def test_wilson_margins_known_answer():
+    down, up = wilson_margins(50.0, 100)
+    # 95% Wilson interval of 50/100 is [40.38%, 59.62%]
+    assert down == pytest.approx(9.62, abs=0.01) and up == pytest.approx(9.62, abs=0.01)
+    down, up = wilson_margins(100.0, 8)
+    assert down == pytest.approx(100 - 67.56, abs=0.01) and up == pytest.approx(0.0, abs=1e-9)
+
+
+def test_subset_widens_proportion_tolerances_and_replaces_the_sample_guard():
+    e = entry(samples=50000)
+    # 1000-sample subset of a 74.5% metric: Wilson margin about 2.7 points
+    verdict = gate(e, Measurement(1000, {"top1": 75.0}, {"top1": 72.5}), ACCEPT, subset=1000)
+    assert verdict.passed, verdict.failures
+    assert "Wilson" in verdict.rule and "n=1000" in verdict.rule
+    assert not gate(e, Measurement(1000, {"top1": 75.0}, {"top1": 71.0}), ACCEPT, subset=1000).passed
+    full = gate(e, Measurement(1000, {"top1": 75.0}, {"top1": 74.5}), ACCEPT)
+    assert not full.passed and "evaluated 1000 samples, expected 50000" in full.failures[0]
+    assert "full dataset" in full.rule
+
+
+def test_subset_run_must_evaluate_the_subset_size():
+    verdict = gate(entry(samples=50000), Measurement(900, {"top1": 75.0}, {"top1": 74.5}), ACCEPT, subset=1000)
+    assert not verdict.passed and "expected 1000 (the --subset size)" in verdict.failures[0]
+
+
+def test_subset_leaves_non_proportion_metrics_alone():
+    e = ExpectedEntry("x", Path("e.json"), 50000, {"sqnr_db": {"quantized": 20.0, "max_drop": 1.0}}, {"kind": "m"})
+    assert not gate(e, Measurement(100, {}, {"sqnr_db": 18.9}), ACCEPT, subset=100).passed

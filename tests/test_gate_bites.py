@@ -11,7 +11,8 @@ LITE0 = REGISTRY["pt_efficientnet_lite0.w8a8.photos"]
 
 
 # same xdist group as the case itself, so its measurement is reused, not repeated
-@pytest.mark.parametrize("case", [pytest.param(LITE0, id=LITE0.id, marks=pytest.mark.xdist_group(LITE0.id))])
+@pytest.mark.parametrize("case", [pytest.param(LITE0, id=LITE0.id, marks=[
+    *(getattr(pytest.mark, m) for m in LITE0.marks), pytest.mark.xdist_group(LITE0.id)])])
 def test_embedded_lite0_fails_against_expected_raised_by_twice_its_tolerance(
         case, case_inputs, expected_entry, measured, pytestconfig):
     outcome = measured(case, case_inputs)

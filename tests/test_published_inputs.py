@@ -59,3 +59,18 @@ def test_lite0_architecture_has_the_gen_efficientnet_key_layout():
             "blocks.1.0.conv_pwl.weight", "blocks.6.0.bn3.bias", "conv_head.weight", "bn2.weight",
             "classifier.weight"} <= keys
     assert len([k for k in keys if not k.endswith("num_batches_tracked")]) == 247
+
+
+def test_declared_subset_accepts_a_partial_tree_with_seeded_samples(partial_imagenet):
+    from zoo.datasets.imagenet import ImageNetVal
+    from zoo.datasets.transforms import Preprocess
+    from zoo.pipeline import select_samples
+
+    dataset = ImageNetVal(partial_imagenet, Preprocess(32, 28))
+    view = select_samples(dataset, "c", partial_imagenet, 50000, subset=2)
+    again = select_samples(dataset, "c", partial_imagenet, 50000, subset=2)
+    assert len(view) == 2 and view.sample_ids() == again.sample_ids()
+    assert view.label_sets() == [dataset.label_sets()[i] for i in view.indices]
+    assert view.fingerprint() != dataset.fingerprint()
+    with pytest.raises(DatasetError, match="--subset 5 needs at least 5 samples, found 3"):
+        select_samples(dataset, "c", partial_imagenet, 50000, subset=5)

@@ -204,3 +204,12 @@ def test_bootstrap_finds_a_clear_shift_and_not_a_null_one():
     assert shifted.p_value < 0.001 and shifted.ci_low < shifted.mean_difference < shifted.ci_high < 0
     same = paired_bootstrap(base, base.copy())
     assert same.p_value == 1.0 and same.ci_low == same.ci_high == 0.0
+
+
+def test_markdown_notes_name_the_gate_rule_and_overlays():
+    from zoo.reports.tables import gate_notes
+
+    notes = gate_notes([{"case": "a.w8a8.photos", "gate_rule": "full dataset: sample count must match",
+                         "overlays": ["aimet-2.43.0.json: AdaRound default changed"]}])
+    assert "Gate rule: full dataset: sample count must match" in notes
+    assert "- a.w8a8.photos: aimet-2.43.0.json: AdaRound default changed" in notes

@@ -3,7 +3,7 @@ import pytest
 
 from zoo.cases import REGISTRY
 from zoo.expected import Verdict, gate
-from zoo.session import accept_command
+from zoo.session import accept_command, junit_properties
 
 
 def case_params():
@@ -13,13 +13,14 @@ def case_params():
 
 
 @pytest.mark.parametrize("case", case_params())
-def test_case(case, case_inputs, expected_entry, measured, zoo_session, pytestconfig):
+def test_case(case, case_inputs, expected_entry, measured, zoo_session, pytestconfig, record_property):
     outcome = measured(case, case_inputs)
     if expected_entry is None:
         verdict = Verdict(False, ["no expected entry yet"])
     else:
-        verdict = gate(expected_entry, outcome.measurement, accept_command(case, pytestconfig))
-    zoo_session.record(case, outcome, verdict)
+        verdict = gate(expected_entry, outcome.measurement, accept_command(case, pytestconfig), zoo_session.subset)
+    for name, value in junit_properties(zoo_session.record(case, outcome, verdict)):
+        record_property(name, value)
     if zoo_session.update_expected:
         path = zoo_session.update(case, outcome)
         pytest.fail(f"{path} updated for {case.id} with the values measured now; review `git diff {path}` "

@@ -12,9 +12,11 @@ Plus ``samples``: the number of evaluated samples must equal it (full-dataset gu
 from __future__ import annotations
 
 import datetime as _dt
+import dataclasses
 import fcntl
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,13 +87,18 @@ class ExpectedEntry:
     metrics: dict
     provenance: dict
     xfail: str | None = None
+    overlays: tuple[str, ...] = ()  # "<overlay file>: <reason>" for every override applied
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise ExpectedError(f"{path}: not valid JSON ({e}); fix the file or restore it with git checkout") from e
 
 
 def load_file(path: Path) -> dict[str, ExpectedEntry]:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ExpectedError(f"{path}: not valid JSON ({e}); fix the file or restore it with git checkout") from e
+    data = _read_json(path)
     try:
         jsonschema.validate(data, SCHEMA)
     except jsonschema.ValidationError as e:
@@ -110,14 +117,81 @@ def load_file(path: Path) -> dict[str, ExpectedEntry]:
     return entries
 
 
-def load_dir(directory: Path) -> dict[str, ExpectedEntry]:
-    """All entries of expected/*.json; a case id in two files is an error."""
+def load_dir(directory: Path, aimet_version: str | None = None) -> dict[str, ExpectedEntry]:
+    """All entries of expected/*.json (a case id in two files is an error), then the overlays of
+    expected/overlays/ up to ``aimet_version`` applied in version order."""
     entries: dict[str, ExpectedEntry] = {}
     for path in sorted(Path(directory).glob("*.json")):
         for case_id, entry in load_file(path).items():
             if case_id in entries:
                 raise ExpectedError(f"{path}: key cases/{case_id}: already defined in {entries[case_id].path}")
             entries[case_id] = entry
+    if aimet_version is not None:
+        for overlay in overlay_files(Path(directory) / "overlays", aimet_version):
+            entries = apply_overlay(entries, overlay)
+    return entries
+
+
+OVERLAY_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema_version", "overrides"],
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "description": {"type": "string"},
+        "overrides": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["reason"],
+                "properties": {
+                    "reason": {"type": "string", "minLength": 1},
+                    "metrics": {"type": "object", "additionalProperties": {
+                        **_METRIC_SCHEMA, "required": []}},
+                    "xfail": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+    },
+}
+OVERLAY_NAME = re.compile(r"^aimet-(?P<version>\d+(\.\d+)*)\.json$")
+
+
+def overlay_files(directory: Path, aimet_version: str) -> list[Path]:
+    """``expected/overlays/aimet-<version>.json`` with version <= the installed AIMET, oldest first."""
+    from packaging.version import Version
+
+    found = []
+    for path in sorted(Path(directory).glob("*.json")):
+        match = OVERLAY_NAME.match(path.name)
+        if not match:
+            raise ExpectedError(f"{path}: overlay files are named aimet-<version>.json (e.g. aimet-2.43.0.json)")
+        if Version(match["version"]) <= Version(aimet_version):
+            found.append((Version(match["version"]), path))
+    return [path for _, path in sorted(found)]
+
+
+def apply_overlay(entries: dict[str, ExpectedEntry], path: Path) -> dict[str, ExpectedEntry]:
+    data = _read_json(path)
+    try:
+        jsonschema.validate(data, OVERLAY_SCHEMA)
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "<root>"
+        raise ExpectedError(f"{path}: key {where}: {e.message}") from e
+    entries = dict(entries)
+    for case_id, override in data["overrides"].items():
+        if case_id not in entries:
+            raise ExpectedError(f"{path}: key overrides/{case_id}: no expected entry to override")
+        entry = entries[case_id]
+        metrics = {name: dict(spec) for name, spec in entry.metrics.items()}
+        for name, fields in override.get("metrics", {}).items():
+            if name not in metrics:
+                raise ExpectedError(f"{path}: key overrides/{case_id}/metrics/{name}: the entry gates no such metric")
+            metrics[name].update(fields)
+        entries[case_id] = dataclasses.replace(
+            entry, metrics=metrics, xfail=override.get("xfail", entry.xfail),
+            overlays=entry.overlays + (f"{path.name}: {override['reason']}",))
     return entries
 
 
@@ -158,6 +232,7 @@ class Verdict:
     passed: bool
     failures: list[str] = field(default_factory=list)
     deltas: dict = field(default_factory=dict)
+    rule: str = "full dataset"
 
     @property
     def label(self) -> str:
@@ -173,67 +248,101 @@ def _signed(delta: float, higher_is_better: bool) -> float:
     return delta if higher_is_better else -delta
 
 
-def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str) -> Verdict:
+def wilson_margins(percent: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Distances (in points) from ``percent`` down to and up to its 95% Wilson interval at n samples."""
+    p = percent / 100.0
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return 100.0 * (p - (centre - half)), 100.0 * ((centre + half) - p)
+
+
+def _subset_tolerances(exp: dict, info, subset: int | None) -> dict:
+    """On a subset, widen a proportion metric's tolerances by its binomial (Wilson) margins."""
+    if not subset or not info.proportion:
+        return exp
+    widened = dict(exp)
+    down, up = wilson_margins(exp["quantized"], subset)
+    widened["max_drop"] = exp["max_drop"] + (down if info.higher_is_better else up)
+    if "max_gain" in exp:
+        widened["max_gain"] = exp["max_gain"] + (up if info.higher_is_better else down)
+    if exp.get("fp32") is not None:
+        widened["fp32_tol"] = exp.get("fp32_tol", 0.0) + max(wilson_margins(exp["fp32"], subset))
+    return widened
+
+
+def gate_rule(subset: int | None) -> str:
+    if not subset:
+        return "full dataset: sample count must match; tolerances as in expected/"
+    return (f"subset of {subset} seeded samples: sample-count guard replaced by the subset size; proportion "
+            f"metrics' tolerances widened by their 95% Wilson interval at n={subset}; other metrics unchanged")
+
+
+def _check_fp32(name, info, exp, f, accept) -> list[str]:
+    drift, tol, unit = f - exp["fp32"], exp.get("fp32_tol", 0.0), info.unit
+    if abs(drift) <= tol:
+        return []
+    return [f"{name}: FP32 {_fmt(f)}{unit} vs expected {_fmt(exp['fp32'])}{unit} (delta {drift:+.4g}, "
+            f"tolerance ±{tol:g}): FP32 drifted, so the data, checkpoint or preprocessing changed, "
+            f"not the quantizer. {accept}"]
+
+
+def _check_quantized(name, info, exp, q, accept) -> list[str]:
+    delta, unit = q - exp["quantized"], info.unit
+    oriented = _signed(delta, info.higher_is_better)
+    stated = f"{name}: quantized {_fmt(q)}{unit} vs expected {_fmt(exp['quantized'])}{unit} (delta {delta:+.4g}"
+    if oriented < -exp["max_drop"]:
+        return [f"{stated}, allowed drop {exp['max_drop']:g}): regression. {accept}"]
+    if "max_gain" in exp and oriented > exp["max_gain"]:
+        return [f"{stated}, sanity bound {exp['max_gain']:g}): unexplained improvement; check the "
+                f"evaluation, then {accept[0].lower()}{accept[1:]}"]
+    return []
+
+
+def _check_floor(name, info, exp, q, f) -> list[str]:
+    fraction = exp.get("min_fraction_of_fp32")
+    if fraction is None or f is None:
+        return []
+    floor = fraction * f if info.higher_is_better else f / fraction
+    if (q >= floor) if info.higher_is_better else (q <= floor):
+        return []
+    return [f"{name}: quantized {_fmt(q)}{info.unit} is past the floor {_fmt(floor)}{info.unit} "
+            f"({fraction:g} of FP32 {_fmt(f)}{info.unit} measured in this run)"]
+
+
+def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str, subset: int | None = None) -> Verdict:
     """Compare a measurement with its expected entry. Pure: no I/O."""
     failures: list[str] = []
     deltas: dict = {}
     accept = f"If the new value is intended, accept it with: {accept_command}"
 
-    if measured.samples != entry.samples:
+    wanted = min(subset, entry.samples) if subset else entry.samples
+    if measured.samples != wanted:
         failures.append(
-            f"sample count: evaluated {measured.samples} samples, expected {entry.samples} "
-            f"(full-dataset guard: the dataset on disk is partial or different)"
+            f"sample count: evaluated {measured.samples} samples, expected {wanted} "
+            + ("(the --subset size)" if subset else
+               "(full-dataset guard: the dataset on disk is partial or different)")
         )
 
     for name, exp in entry.metrics.items():
         info = metric_info(name)
-        unit = info.unit
-        q = measured.quantized.get(name)
-        f = measured.fp32.get(name)
+        exp = _subset_tolerances(exp, info, subset)
+        q, f = measured.quantized.get(name), measured.fp32.get(name)
         if q is None:
             failures.append(f"{name}: not measured by this case, but expected in {entry.path}")
             continue
-        for label, value in (("quantized", q), ("fp32", f)):
-            if value is not None and not math.isfinite(value):
-                failures.append(f"{name}: {label} value is {value} (not finite)")
-        if not math.isfinite(q) or (f is not None and not math.isfinite(f)):
+        non_finite = [f"{name}: {label} value is {value} (not finite)"
+                      for label, value in (("quantized", q), ("fp32", f))
+                      if value is not None and not math.isfinite(value)]
+        if non_finite:
+            failures += non_finite
             continue
-
+        deltas[name] = q - exp["quantized"]
         if exp.get("fp32") is not None and f is not None:
-            drift = f - exp["fp32"]
-            deltas[f"{name}.fp32"] = drift
-            tol = exp.get("fp32_tol", 0.0)
-            if abs(drift) > tol:
-                failures.append(
-                    f"{name}: FP32 {_fmt(f)}{unit} vs expected {_fmt(exp['fp32'])}{unit} "
-                    f"(delta {drift:+.4g}, tolerance ±{tol:g}): FP32 drifted, so the data, checkpoint "
-                    f"or preprocessing changed, not the quantizer. {accept}"
-                )
-
-        delta = q - exp["quantized"]
-        deltas[name] = delta
-        oriented = _signed(delta, info.higher_is_better)
-        if oriented < -exp["max_drop"]:
-            failures.append(
-                f"{name}: quantized {_fmt(q)}{unit} vs expected {_fmt(exp['quantized'])}{unit} "
-                f"(delta {delta:+.4g}, allowed drop {exp['max_drop']:g}): regression. {accept}"
-            )
-        if "max_gain" in exp and oriented > exp["max_gain"]:
-            failures.append(
-                f"{name}: quantized {_fmt(q)}{unit} vs expected {_fmt(exp['quantized'])}{unit} "
-                f"(delta {delta:+.4g}, sanity bound {exp['max_gain']:g}): unexplained improvement; "
-                f"check the evaluation, then {accept[0].lower()}{accept[1:]}"
-            )
-        fraction = exp.get("min_fraction_of_fp32")
-        if fraction is not None and f is not None:
-            floor = fraction * f if info.higher_is_better else f / fraction
-            below = q < floor if info.higher_is_better else q > floor
-            if below:
-                failures.append(
-                    f"{name}: quantized {_fmt(q)}{unit} is past the floor {_fmt(floor)}{unit} "
-                    f"({fraction:g} of FP32 {_fmt(f)}{unit} measured in this run)"
-                )
-    return Verdict(not failures, failures, deltas)
+            deltas[f"{name}.fp32"] = f - exp["fp32"]
+            failures += _check_fp32(name, info, exp, f, accept)
+        failures += _check_quantized(name, info, exp, q, accept)
+        failures += _check_floor(name, info, exp, q, f)
+    return Verdict(not failures, failures, deltas, gate_rule(subset))
 
 
 # ------------------------------------------------------------------ --update-expected

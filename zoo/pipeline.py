@@ -51,6 +51,50 @@ class StepTimer:
             self.seconds[step] = round(time.perf_counter() - start, 3)
 
 
+class SubsetView:
+    """A fixed, seeded subset of a dataset's samples, in dataset order (``--subset N``)."""
+
+    def __init__(self, dataset, size: int, seed: int = 0):
+        import random
+
+        self.dataset = dataset
+        self.indices = sorted(random.Random(seed).sample(range(len(dataset)), size))
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.dataset[self.indices[i]]
+
+    def label_sets(self):
+        labels = self.dataset.label_sets()
+        return [labels[i] for i in self.indices]
+
+    def sample_ids(self):
+        ids = self.dataset.sample_ids()
+        return [ids[i] for i in self.indices]
+
+    def fingerprint(self) -> str:
+        return f"{self.dataset.fingerprint()}:subset:{','.join(map(str, self.indices))}"
+
+    def calibration_images(self, count: int, seed: int):
+        return self.dataset.calibration_images(count, seed)
+
+
+def select_samples(dataset, case_id: str, where, expected_samples: int | None, subset: int | None):
+    """The full dataset (whose size must match the expected count), or a seeded subset of it."""
+    if subset:
+        if len(dataset) < subset:
+            raise DatasetError(f"{case_id}: --subset {subset} needs at least {subset} samples, "
+                               f"found {len(dataset)} under {where}")
+        return SubsetView(dataset, subset)
+    if expected_samples is not None and len(dataset) != expected_samples:
+        raise DatasetError(
+            f"{case_id}: found {len(dataset)} samples under {where}, expected {expected_samples} "
+            f"(full-dataset guard; the dataset is partial or different; --subset N evaluates a seeded subset)")
+    return dataset
+
+
 def open_dataset(name: str, data_dir: Path | None, preprocess):
     if name == "photos":
         return PhotoSet(preprocess)
@@ -119,7 +163,7 @@ def versions() -> dict:
 
 
 def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expected_samples: int | None,
-            fp32_cache: Fp32Cache | None = None) -> Outcome:
+            fp32_cache: Fp32Cache | None = None, subset: int | None = None) -> Outcome:
     """Run ``case`` end to end. Raises on bad data/weights; never skips (that is decided earlier)."""
     from zoo.recipes.torch_ptq import quantize
 
@@ -128,11 +172,9 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
     with timer("load"):
         if inputs.checkpoint is not None:
             info["checkpoint_sha256"] = verify(inputs.checkpoint, case.checkpoint)
-        dataset = open_dataset(case.dataset, inputs.data_dir, spec.preprocess)
-        if expected_samples is not None and len(dataset) != expected_samples:
-            raise DatasetError(
-                f"{case.id}: found {len(dataset)} samples under {inputs.data_dir or 'the embedded fixture'}, "
-                f"expected {expected_samples} (full-dataset guard; the dataset is partial or different)")
+        dataset = select_samples(open_dataset(case.dataset, inputs.data_dir, spec.preprocess), case.id,
+                                 inputs.data_dir or "the embedded fixture", expected_samples, subset)
+        info["subset"] = subset
         calibration = dataset.calibration_images(recipe.calibration_images, recipe.seed)
         torch.manual_seed(recipe.seed)
         model = spec.build(inputs.checkpoint)

@@ -23,6 +23,8 @@ OPTIONS = {
     "--fp32-cache": ("ZOO_FP32_CACHE", ".zoo-cache/fp32", "directory caching FP32 outputs by checkpoint sha256 + "
                      "dataset fingerprint + code version, so an AIMET-only change re-evaluates only the quantized "
                      "side; 'off' disables"),
+    "--subset": ("ZOO_SUBSET", None, "evaluate a fixed, seeded subset of N samples; the gate then derives "
+                 "proportion metrics' tolerances from N (Wilson interval) and says so in the row"),
     "--update-expected": ("ZOO_UPDATE_EXPECTED", False, "rewrite expected/*.json with the measured values "
                           "(the run still fails so a human reviews the diff)"),
 }
@@ -52,6 +54,21 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
 
 
+def subset_size(config) -> int | None:
+    value = option_value(config, "--subset")
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit() or int(value) < 1:
+        raise ValueError(f"--subset / ZOO_SUBSET must be a positive number of samples, got {value!r}")
+    return int(value)
+
+
+def installed_aimet() -> str:
+    from importlib.metadata import version
+
+    return version("aimet-torch")
+
+
 def fp32_cache_dir(config) -> Path | None:
     value = option_value(config, "--fp32-cache")
     return None if str(value).lower() in ("off", "none", "") else Path(value)
@@ -73,6 +90,7 @@ class ZooSession:
     run_dir: Path
     update_expected: bool
     rows_written: list = field(default_factory=list)
+    subset: int | None = None
 
     def provenance(self, case, info: dict) -> dict:
         return {
@@ -98,12 +116,23 @@ class ZooSession:
                                  "error": f"{type(error).__name__}: {error}", "run_id": self.run_dir.name})
 
     def update(self, case, outcome) -> Path:
+        if self.subset:
+            raise ValueError("--update-expected with --subset would store subset values as full-dataset "
+                             "expectations; run without --subset to update expected/")
         path = exp.expected_file_for(case, EXPECTED_DIR)
         old = self.entries.get(case.id)
         raw_old = {"metrics": old.metrics, "samples": old.samples} if old else None
         new = exp.updated_entry(raw_old, outcome.measurement, self.provenance(case, outcome.info), DEFAULT_TOLERANCES)
         exp.write_entry(path, case.id, new)
         return path
+
+
+JUNIT_FIELDS = ("metric", "fp32", "quantized", "expected", "delta", "tolerance", "verdict", "gate_rule")
+
+
+def junit_properties(row: dict) -> list[tuple[str, object]]:
+    """The row's headline fields, for record_property (JUnit XML <property> per case)."""
+    return [(name, row.get(name)) for name in JUNIT_FIELDS]
 
 
 def build_row(case, entry, outcome, verdict, run_id: str) -> dict:
@@ -134,5 +163,7 @@ def build_row(case, entry, outcome, verdict, run_id: str) -> dict:
             for name in sorted(set(m.fp32) | set(m.quantized))
         },
         "expected_provenance": entry.provenance if entry else None,
+        "overlays": list(entry.overlays) if entry else [],
+        "gate_rule": verdict.rule,
         **outcome.info,
     }

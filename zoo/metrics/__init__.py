@@ -10,14 +10,15 @@ class MetricInfo:
     unit: str
     higher_is_better: bool = True
     description: str = ""
+    proportion: bool = False  # a percentage of samples: binomial intervals apply on a subset
 
 
 METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
-        MetricInfo("top1", "%", description="top-1 accuracy against the sample's label set"),
-        MetricInfo("top5", "%", description="top-5 accuracy against the sample's label set"),
-        MetricInfo("agreement_top1", "%", description="quantized top-1 equals FP32 top-1"),
+        MetricInfo("top1", "%", proportion=True, description="top-1 accuracy against the sample's label set"),
+        MetricInfo("top5", "%", proportion=True, description="top-5 accuracy against the sample's label set"),
+        MetricInfo("agreement_top1", "%", proportion=True, description="quantized top-1 equals FP32 top-1"),
         MetricInfo("sqnr_db", "dB", description="SQNR of quantized vs FP32 outputs"),
         MetricInfo("map_voc07", "%", description="VOC2007 11-point mAP at IoU>0.5 (+1 px IoU, difficult ignored)"),
         MetricInfo("map_voc", "%", description="VOC all-point mAP (area under precision envelope) at IoU>0.5"),

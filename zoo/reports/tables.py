@@ -72,7 +72,17 @@ def results_markdown(run: Run) -> str:
     for framework in sorted(by_framework, key=lambda f: (f not in FRAMEWORK_TITLES, f)):
         parts += [f"## {FRAMEWORK_TITLES.get(framework, framework)} models", "",
                   markdown_table(MARKDOWN_COLUMNS, [markdown_line(r) for r in by_framework[framework]]), ""]
-    return "\n".join(parts)
+    return "\n".join(parts + gate_notes([run.rows[c] for c in sorted(run.rows)]))
+
+
+def gate_notes(rows: list[dict]) -> list[str]:
+    """Which gate rule each case was judged by, and the expected-value overlays applied."""
+    rules = sorted({row["gate_rule"] for row in rows if row.get("gate_rule")})
+    overlays = [f"- {row['case']}: {overlay}" for row in rows for overlay in row.get("overlays") or []]
+    notes = [f"Gate rule: {rule}" for rule in rules]
+    if overlays:
+        notes += ["", "Expected-value overlays applied:", *overlays]
+    return notes
 
 
 def write_report(run: Run, out_dir: Path) -> list[Path]:
