@@ -88,12 +88,12 @@ def check_complete(root: Path, split_file: str, ids: list[str], layout: tuple[tu
             f"or pass the split file that matches the tree")
 
 
-class VocDetection:
-    """Map-style dataset: (RGB PIL image, list[VocObject]) per id of the split file."""
+class _VocSplit:
+    """The ids of a split file, checked against the files ``LAYOUT`` requires for each id."""
 
-    LAYOUT = (("JPEGImages", ".jpg"), ("Annotations", ".xml"))
+    LAYOUT: tuple[tuple[str, str], ...] = ()
 
-    def __init__(self, root: Path, split_file: str = "ImageSets/Main/test.txt"):
+    def __init__(self, root: Path, split_file: str):
         self.root = Path(root)
         self.image_ids = read_ids(self.root, split_file)
         check_complete(self.root, split_file, self.image_ids, self.LAYOUT)
@@ -101,11 +101,22 @@ class VocDetection:
     def __len__(self):
         return len(self.image_ids)
 
+    def image(self, image_id: str) -> Image.Image:
+        with Image.open(self.root / "JPEGImages" / f"{image_id}.jpg") as image:
+            return image.convert("RGB")
+
+
+class VocDetection(_VocSplit):
+    """Map-style dataset: (RGB PIL image, list[VocObject]) per id of the split file."""
+
+    LAYOUT = (("JPEGImages", ".jpg"), ("Annotations", ".xml"))
+
+    def __init__(self, root: Path, split_file: str = "ImageSets/Main/test.txt"):
+        super().__init__(root, split_file)
+
     def __getitem__(self, i) -> tuple[Image.Image, list[VocObject]]:
         image_id = self.image_ids[i]
-        with Image.open(self.root / "JPEGImages" / f"{image_id}.jpg") as image:
-            rgb = image.convert("RGB")
-        return rgb, read_annotation(self.root / "Annotations" / f"{image_id}.xml")
+        return self.image(image_id), read_annotation(self.root / "Annotations" / f"{image_id}.xml")
 
 
 def read_mask(png_path: Path) -> np.ndarray:
@@ -117,21 +128,14 @@ def read_mask(png_path: Path) -> np.ndarray:
         return np.array(mask, dtype=np.uint8)
 
 
-class VocSegmentation:
+class VocSegmentation(_VocSplit):
     """Map-style dataset: (RGB PIL image, uint8 mask [H, W]) per id of the split file."""
 
     LAYOUT = (("JPEGImages", ".jpg"), ("SegmentationClass", ".png"))
 
     def __init__(self, root: Path, split_file: str = "ImageSets/Segmentation/val.txt"):
-        self.root = Path(root)
-        self.image_ids = read_ids(self.root, split_file)
-        check_complete(self.root, split_file, self.image_ids, self.LAYOUT)
-
-    def __len__(self):
-        return len(self.image_ids)
+        super().__init__(root, split_file)
 
     def __getitem__(self, i) -> tuple[Image.Image, np.ndarray]:
         image_id = self.image_ids[i]
-        with Image.open(self.root / "JPEGImages" / f"{image_id}.jpg") as image:
-            rgb = image.convert("RGB")
-        return rgb, read_mask(self.root / "SegmentationClass" / f"{image_id}.png")
+        return self.image(image_id), read_mask(self.root / "SegmentationClass" / f"{image_id}.png")
