@@ -72,7 +72,7 @@ def results_markdown(run: Run) -> str:
     for framework in sorted(by_framework, key=lambda f: (f not in FRAMEWORK_TITLES, f)):
         parts += [f"## {FRAMEWORK_TITLES.get(framework, framework)} models", "",
                   markdown_table(MARKDOWN_COLUMNS, [markdown_line(r) for r in by_framework[framework]]), ""]
-    return "\n".join(parts + gate_notes([run.rows[c] for c in sorted(run.rows)]))
+    return "\n".join(parts + gate_notes([run.rows[c] for c in sorted(run.rows)])) + "\n"
 
 
 def gate_notes(rows: list[dict]) -> list[str]:
