@@ -69,3 +69,11 @@ def test_positional_mapping_refuses_shape_mismatch(tmp_path):
         map_by_position({"fc.weight": torch.ones(3, 2), "fc.bias": torch.ones(2)}, target, tmp_path / "w.pth")
     mapped = map_by_position({"fc.weight": torch.ones(2, 3), "fc.bias": torch.ones(2)}, target, tmp_path / "w.pth")
     assert list(mapped) == ["weight", "bias"]
+
+
+def test_pre_0_4_1_checkpoint_without_batchnorm_counters_loads(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4))
+    old = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    load_strict(nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)), old, tmp_path / "old.pth")
+    with pytest.raises(CheckpointError, match=r"missing \['1.running_var'\]"):
+        load_strict(model, {k: v for k, v in old.items() if k != "1.running_var"}, tmp_path / "old.pth")

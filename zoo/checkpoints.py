@@ -64,8 +64,14 @@ def load_state_dict(path: Path) -> dict:
 
 
 def load_strict(model, state_dict: dict, path: Path):
-    """load_state_dict(strict=True) with an error that names the file and the mismatched keys."""
-    missing, unexpected = _key_diff(model.state_dict(), state_dict)
+    """load_state_dict(strict=True) with an error that names the file and the mismatched keys.
+
+    BatchNorm ``num_batches_tracked`` counters are the one exception: checkpoints saved before
+    torch 0.4.1 lack them and eval does not use them, so absent ones keep the model's value.
+    """
+    own = model.state_dict()
+    state_dict = {**{k: v for k, v in own.items() if k.endswith("num_batches_tracked")}, **state_dict}
+    missing, unexpected = _key_diff(own, state_dict)
     if missing or unexpected:
         raise CheckpointError(
             f"{path}: state_dict keys do not match the architecture: "
