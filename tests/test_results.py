@@ -34,3 +34,14 @@ def test_table_lists_rows_other_metrics_and_missing_cases():
     assert lines[0].startswith("| case | tier | metric | fp32 | quantized")
     assert "| a.w8a8.photos | embedded | top1 | 87.50 | 75.00 | 87.50 | -12.50 | 12.50 | PASS | sqnr_db 16.15 |" in text
     assert "b.w8a8.photos" in lines[-1] and "MISSING" in lines[-1]
+
+
+def test_junit_properties_are_builtin_types_that_xdist_can_ship():
+    import numpy as np
+
+    from zoo.session import junit_properties
+
+    props = dict(junit_properties({**ROW, "quantized": np.float64(75.0), "delta": np.float32(-12.5),
+                                   "gate_rule": "full dataset"}))
+    assert type(props["quantized"]) is float and type(props["delta"]) is float
+    assert props["verdict"] == "PASS" and props["gate_rule"] == "full dataset"

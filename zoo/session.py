@@ -131,8 +131,18 @@ JUNIT_FIELDS = ("metric", "fp32", "quantized", "expected", "delta", "tolerance",
 
 
 def junit_properties(row: dict) -> list[tuple[str, object]]:
-    """The row's headline fields, for record_property (JUnit XML <property> per case)."""
-    return [(name, row.get(name)) for name in JUNIT_FIELDS]
+    """The row's headline fields as builtin types, for record_property (JUnit XML <property> per
+    case); xdist ships them between processes and cannot serialize numpy scalars."""
+    return [(name, _builtin(row.get(name))) for name in JUNIT_FIELDS]
+
+
+def _builtin(value):
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def build_row(case, entry, outcome, verdict, run_id: str) -> dict:

@@ -31,7 +31,7 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     signal = float(np.sum(reference**2))
     if noise == 0.0:
         return float("inf")
-    return 10.0 * np.log10(signal / noise)
+    return float(10.0 * np.log10(signal / noise))
 
 
 def per_sample_sqnr_db(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
