@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import logging
 import os
 import re
 import tempfile
@@ -19,6 +18,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+
+from zoo.recipes import aimet_common
 
 TECHNIQUES = ("bn_fold", "cle", "bias_correction", "adaround")
 UNAVAILABLE = {"bias_correction": "aimet-onnx 2.42 ships no bias correction (and aimet-tensorflow on PyPI is a "
@@ -208,28 +209,15 @@ def aimet_version() -> str:
 
 
 def _quiet_aimet() -> None:
-    from aimet_onnx.common.utils import AimetLogger
-
-    AimetLogger.set_level_for_all_areas(logging.WARNING)
-    os.environ.setdefault("TQDM_DISABLE", "1")
+    aimet_common.quiet("aimet_onnx")
 
 
 def _quant_scheme(name: str):
-    from aimet_onnx.common.defs import QuantScheme
-
-    schemes = {"tf_enhanced": QuantScheme.post_training_tf_enhanced, "tf": QuantScheme.post_training_tf,
-               "min_max": QuantScheme.min_max, "percentile": QuantScheme.post_training_percentile}
-    if name not in schemes:
-        raise ValueError(f"recipe quant_scheme {name!r} unknown; use one of {sorted(schemes)}")
-    return schemes[name]
+    return aimet_common.quant_scheme("aimet_onnx", name)
 
 
 def config_file(per_channel: bool) -> str:
-    """The quantsim config shipped with aimet-onnx, always passed as a path."""
-    import aimet_onnx
-
-    name = "default_config_per_channel.json" if per_channel else "default_config.json"
-    return str(Path(aimet_onnx.__file__).parent / "common" / "quantsim_config" / name)
+    return aimet_common.config_file("aimet_onnx", per_channel)
 
 
 def as_batch(images) -> np.ndarray:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from zoo.recipes import aimet_common
 
 TECHNIQUES = ("bn_fold", "cle", "bias_correction", "adaround")
 # what aimet-torch 2.42 lacks; a recipe asking for it reports it instead of skipping silently
@@ -31,29 +31,16 @@ def aimet_version() -> str:
     return version("aimet-torch")
 
 
-def _quiet_aimet():
-    from aimet_torch.common.utils import AimetLogger
-
-    AimetLogger.set_level_for_all_areas(logging.WARNING)
-    os.environ.setdefault("TQDM_DISABLE", "1")
+def _quiet_aimet() -> None:
+    aimet_common.quiet("aimet_torch")
 
 
 def _quant_scheme(name: str):
-    from aimet_torch.common.defs import QuantScheme
-
-    schemes = {"tf_enhanced": QuantScheme.post_training_tf_enhanced, "tf": QuantScheme.post_training_tf,
-               "min_max": QuantScheme.min_max, "percentile": QuantScheme.post_training_percentile}
-    if name not in schemes:
-        raise ValueError(f"recipe quant_scheme {name!r} unknown; use one of {sorted(schemes)}")
-    return schemes[name]
+    return aimet_common.quant_scheme("aimet_torch", name)
 
 
 def config_file(per_channel: bool) -> str:
-    """The quantsim config shipped with aimet-torch, always passed explicitly."""
-    import aimet_torch
-
-    name = "default_config_per_channel.json" if per_channel else "default_config.json"
-    return str(Path(aimet_torch.__file__).parent / "common" / "quantsim_config" / name)
+    return aimet_common.config_file("aimet_torch", per_channel)
 
 
 def _batches(images: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:

@@ -1,0 +1,28 @@
+"""What the aimet-torch and aimet-onnx recipe layers share: both packages lay these out alike."""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+
+QUANT_SCHEMES = {"tf_enhanced": "post_training_tf_enhanced", "tf": "post_training_tf", "min_max": "min_max",
+                 "percentile": "post_training_percentile"}
+
+
+def quiet(package: str) -> None:
+    """AIMET logs to stdout through its own loggers and tqdm bars; keep only warnings."""
+    importlib.import_module(f"{package}.common.utils").AimetLogger.set_level_for_all_areas(logging.WARNING)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def quant_scheme(package: str, name: str):
+    if name not in QUANT_SCHEMES:
+        raise ValueError(f"recipe quant_scheme {name!r} unknown; use one of {sorted(QUANT_SCHEMES)}")
+    return getattr(importlib.import_module(f"{package}.common.defs").QuantScheme, QUANT_SCHEMES[name])
+
+
+def config_file(package: str, per_channel: bool) -> str:
+    """The quantsim config shipped with the package, always passed explicitly as a path."""
+    name = "default_config_per_channel.json" if per_channel else "default_config.json"
+    return str(Path(importlib.import_module(package).__file__).parent / "common" / "quantsim_config" / name)
