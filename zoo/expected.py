@@ -11,7 +11,6 @@ Plus ``samples``: the number of evaluated samples must equal it (full-dataset gu
 """
 from __future__ import annotations
 
-import datetime as _dt
 import dataclasses
 import fcntl
 import json
@@ -383,7 +382,3 @@ def write_entry(path: Path, case_id: str, raw_entry: dict) -> None:
         data["cases"] = dict(sorted(data["cases"].items()))
         jsonschema.validate(data, SCHEMA)
         atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def today() -> str:
-    return _dt.date.today().isoformat()

@@ -19,7 +19,8 @@ from zoo.expected import Measurement
 from zoo.metrics.classification import per_sample_sqnr_db, sqnr_db, top1_agreement, topk_accuracy, topk_correct
 from zoo.models import MODELS, recalibrate_batchnorm
 
-DATASETS = {"imagenet": ImageNetVal, "photos": PhotoSet}
+# dataset name -> constructor(data_dir, preprocess); embedded photos need no data directory
+DATASETS = {"imagenet": ImageNetVal, "photos": lambda _data_dir, preprocess: PhotoSet(preprocess)}
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,6 @@ def select_samples(dataset, case_id: str, where, expected_samples: int | None, s
 
 
 def open_dataset(name: str, data_dir: Path | None, preprocess):
-    if name == "photos":
-        return PhotoSet(preprocess)
     return DATASETS[name](data_dir, preprocess)
 
 
