@@ -1,0 +1,159 @@
+"""A tiny single-person heatmap pose model for the embedded tier, trained by fixtures/pose/train_tiny_pose.py.
+
+Layout of Simple Baselines (Xiao et al. 2018; microsoft/human-pose-estimation.pytorch, lib/models/pose_resnet.py
+``PoseResNet``): a strided backbone, then transposed convolutions (4x4, stride 2, padding 1, no bias, BatchNorm,
+ReLU) and a 1x1 convolution to one heatmap per COCO keypoint, here at stride 4 of the input. The backbone is
+seven 3x3 conv-BN-ReLU layers (four of them stride 2) instead of a ResNet. The whole 128 x 96 image (H x W) of
+``zoo.datasets.synthetic_pose`` is the input: one person per image, so no detector and no affine crop.
+
+Targets and decoding follow DARK (Zhang et al. 2020; ilovepose/DarkPose): a Gaussian centred on the keypoint's
+sub-pixel position in heatmap coordinates (lib/dataset/JointsDataset.py ``generate_target``), and a second-order
+Taylor step on the log heatmap at the argmax (lib/core/inference.py ``taylor``, with 3-point second differences
+and without its Gaussian blur: these heatmaps are small and smooth). Heatmap cell ``j`` covers image pixels
+``[4j, 4j + 4)``: its centre is at continuous image coordinate ``4 (j + 0.5)``. The person's score is the mean peak value of the keypoints above
+0.2, the rescoring of microsoft/human-pose-estimation.pytorch lib/dataset/coco.py ``evaluate`` (``in_vis_thre``)
+with a box score of 1.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from zoo.datasets.synthetic_pose import IMAGE_SIZE, KEYPOINT_NAMES
+from zoo.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+STRIDE = 4
+INPUT_SIZE = IMAGE_SIZE  # (H, W)
+HEATMAP_SIZE = (INPUT_SIZE[0] // STRIDE, INPUT_SIZE[1] // STRIDE)
+SIGMA = 1.25             # target Gaussian's standard deviation in heatmap cells
+VISIBLE_THRESHOLD = 0.2  # in_vis_thre: peaks counted in the person's score
+BACKBONE = ((3, 16, 2), (16, 32, 2), (32, 32, 1), (32, 64, 2), (64, 64, 1), (64, 96, 2), (96, 96, 1))
+DECONV = (64, 48)
+CHECKPOINT = Path(__file__).resolve().parents[2] / "fixtures" / "pose" / "pose_tiny.pth"
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+def _deconv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, output_padding=0, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+class TinyPoseNet(nn.Module):
+    """Image [N, 3, 128, 96] -> heatmaps [N, 17, 32, 24]."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(*(_conv_bn_relu(*layer) for layer in BACKBONE))
+        widths = (BACKBONE[-1][1],) + DECONV
+        self.deconv_layers = nn.Sequential(*(_deconv_bn_relu(a, b) for a, b in zip(widths, widths[1:])))
+        self.final_layer = nn.Conv2d(DECONV[-1], NUM_KEYPOINTS, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.final_layer(self.deconv_layers(self.backbone(x)))
+
+
+def build_pose_tiny(checkpoint: Path | None) -> nn.Module:
+    """The architecture, with the checkpoint's weights loaded strictly when one is given."""
+    from zoo.checkpoints import load_state_dict, load_strict
+
+    model = TinyPoseNet()
+    return load_strict(model, load_state_dict(checkpoint), checkpoint) if checkpoint else model
+
+
+# ---- input ----------------------------------------------------------------------------------------------------------
+
+def preprocess(image) -> torch.Tensor:
+    """PIL image of INPUT_SIZE -> normalised [3, H, W] float tensor (ImageNet mean/std, no resize)."""
+    height, width = INPUT_SIZE
+    if image.size != (width, height):
+        raise ValueError(f"pose_tiny takes the {width}x{height} (WxH) images of zoo.datasets.synthetic_pose, "
+                         f"got {image.size[0]}x{image.size[1]}; its decoding maps heatmaps to that size")
+    pixels = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (pixels - mean) / std
+
+
+# ---- targets --------------------------------------------------------------------------------------------------------
+
+def heatmap_targets(keypoints: np.ndarray, sigma: float = SIGMA) -> tuple[np.ndarray, np.ndarray]:
+    """COCO keypoints [17, 3] (x, y, v) -> (Gaussian heatmaps [17, h, w] float32, weights [17] float32).
+
+    Labelled keypoints (v > 0) get a unit-peak Gaussian at (x / STRIDE - 0.5, y / STRIDE - 0.5) and weight 1.
+    """
+    height, width = HEATMAP_SIZE
+    ys, xs = np.arange(height, dtype=np.float32)[:, None], np.arange(width, dtype=np.float32)[None, :]
+    targets = np.zeros((len(keypoints), height, width), dtype=np.float32)
+    labelled = keypoints[:, 2] > 0
+    for k in np.flatnonzero(labelled):
+        mx, my = keypoints[k, 0] / STRIDE - 0.5, keypoints[k, 1] / STRIDE - 0.5
+        targets[k] = np.exp(-((xs - mx) ** 2 + (ys - my) ** 2) / (2 * sigma ** 2))
+    return targets, labelled.astype(np.float32)
+
+
+# ---- decoding -------------------------------------------------------------------------------------------------------
+
+def _taylor_offsets(log_hm: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """DARK's Newton step -H^-1 g on the log heatmap at integer peaks, from central differences over the 3 x 3
+    neighbourhood (DARK's second derivatives span 5 cells; 3 reach one cell nearer the border); 0 on the border
+    cells or where the Hessian is singular; clamped to one cell."""
+    m, height, width = log_hm.shape
+    offsets = np.zeros((m, 2))
+    inner = (px >= 1) & (px < width - 1) & (py >= 1) & (py < height - 1)
+    i, x, y = np.flatnonzero(inner), px[inner], py[inner]
+    h = lambda dy, dx: log_hm[i, y + dy, x + dx]  # noqa: E731
+    gradient = np.stack([0.5 * (h(0, 1) - h(0, -1)), 0.5 * (h(1, 0) - h(-1, 0))], axis=1)
+    dxx = h(0, 1) - 2 * h(0, 0) + h(0, -1)
+    dyy = h(1, 0) - 2 * h(0, 0) + h(-1, 0)
+    dxy = 0.25 * (h(1, 1) - h(-1, 1) - h(1, -1) + h(-1, -1))
+    det = dxx * dyy - dxy ** 2
+    ok = det != 0
+    inverse = np.stack([np.stack([dyy, -dxy], 1), np.stack([-dxy, dxx], 1)], 1)[ok] / det[ok, None, None]
+    offsets[i[ok]] = -np.einsum("nij,nj->ni", inverse, gradient[ok])
+    return np.clip(offsets, -1.0, 1.0)
+
+
+def heatmap_peaks(heatmaps: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Heatmaps [N, 17, h, w] -> [N, 17, 3]: x, y in input-image pixels (continuous) and the peak value."""
+    heatmaps = heatmaps.detach().cpu().numpy() if isinstance(heatmaps, torch.Tensor) else np.asarray(heatmaps)
+    n, k, height, width = heatmaps.shape
+    flat = heatmaps.reshape(n * k, height * width).astype(np.float64)
+    index = flat.argmax(axis=1)
+    px, py = index % width, index // width
+    log_hm = np.log(np.maximum(flat, 1e-10)).reshape(n * k, height, width)
+    cells = np.stack([px, py], axis=1) + _taylor_offsets(log_hm, px, py)
+    peaks = np.concatenate([(cells + 0.5) * STRIDE, flat.max(axis=1, keepdims=True)], axis=1)
+    return peaks.reshape(n, k, 3)
+
+
+def person_score(peak_values: np.ndarray) -> float:
+    confident = peak_values[peak_values > VISIBLE_THRESHOLD]
+    return float(confident.mean()) if confident.size else 0.0
+
+
+def coco_results(peaks: Sequence[np.ndarray], image_ids: Sequence[int]) -> list[dict]:
+    """One COCO keypoint result per image: [x, y, peak value] * 17, category 1 (person), the person's score."""
+    if len(peaks) != len(image_ids):
+        raise ValueError(f"{len(peaks)} peak arrays for {len(image_ids)} image ids")
+    return [{"image_id": int(image_id), "category_id": 1,
+             "keypoints": [round(float(v), 3) for v in np.asarray(p, dtype=np.float64).ravel()],
+             "score": round(person_score(np.asarray(p)[:, 2]), 6)}
+            for p, image_id in zip(peaks, image_ids, strict=True)]
+
+
+def decode(heatmaps: np.ndarray | torch.Tensor, image_ids: Sequence[int]) -> list[dict]:
+    """Heatmaps of a batch -> COCO keypoint results for ``image_ids`` (the batch's images, in order)."""
+    return coco_results(list(heatmap_peaks(heatmaps)), image_ids)
+
+
+def peaks_per_sample(outputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """The pipeline's per-batch reduction: keep each image's [17, 3] peaks instead of its heatmaps."""
+    return list(heatmap_peaks(outputs[0]))
