@@ -16,7 +16,7 @@ Layout (``generate``), COCO 2017's, so a COCO keypoints loader reads it:
   bbox and area of the drawn silhouette, its RLE segmentation, iscrowd 0) and the COCO person category
   with its 17 keypoint names and skeleton.
 
-``python -m zoo.datasets.synthetic_pose --out DIR --images 200 --seed 0`` (seed 0 is the held-out set,
+``python -m zoo.datasets.synthetic_pose --out DIR --images 100 --seed 0`` (seed 0 is the held-out set,
 ``EVAL_SEED``; the tiny pose model trains on ``TRAIN_SEED``, see fixtures/pose/README.md).
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ KP = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 
 IMAGE_SIZE = (128, 96)      # (H, W): the 4:3 aspect of a top-down pose model's person crop (256 x 192) at half size
 SPLIT = "val2017"
-EVAL_SEED, EVAL_IMAGES = 0, 200
+EVAL_SEED, EVAL_IMAGES = 0, 100
 TRAIN_SEED = 1
 JPEG_QUALITY = 90
 SUPERSAMPLE = 4             # masks are drawn at 4x and box-filtered: anti-aliased edges, sub-pixel geometry

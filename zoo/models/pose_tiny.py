@@ -6,13 +6,13 @@ ReLU) and a 1x1 convolution to one heatmap per COCO keypoint, here at stride 4 o
 seven 3x3 conv-BN-ReLU layers (four of them stride 2) instead of a ResNet. The whole 128 x 96 image (H x W) of
 ``zoo.datasets.synthetic_pose`` is the input: one person per image, so no detector and no affine crop.
 
-Targets and decoding follow DARK (Zhang et al. 2020; ilovepose/DarkPose): a Gaussian centred on the keypoint's
-sub-pixel position in heatmap coordinates (lib/dataset/JointsDataset.py ``generate_target``), and a second-order
-Taylor step on the log heatmap at the argmax (lib/core/inference.py ``taylor``, with 3-point second differences
-and without its Gaussian blur: these heatmaps are small and smooth). Heatmap cell ``j`` covers image pixels
-``[4j, 4j + 4)``: its centre is at continuous image coordinate ``4 (j + 0.5)``. The person's score is the mean peak value of the keypoints above
-0.2, the rescoring of microsoft/human-pose-estimation.pytorch lib/dataset/coco.py ``evaluate`` (``in_vis_thre``)
-with a box score of 1.
+The heatmaps are logits of a spatial softmax per keypoint, trained with cross-entropy as Mask R-CNN's keypoint
+head is (torchvision/models/detection/roi_heads.py ``keypointrcnn_loss``), but against a Gaussian centred on the
+keypoint's sub-pixel position (DARK, Zhang et al. 2020; ilovepose/DarkPose lib/dataset/JointsDataset.py
+``generate_target``) instead of a one-hot cell, so that the logits are a quadratic around the peak. Decoding is
+the argmax, then DARK's second-order Taylor step on the log heatmap (lib/core/inference.py ``taylor``; the logits
+are the log heatmap up to a constant), with 3-point second differences and without DARK's Gaussian blur. Heatmap
+cell ``j`` covers image pixels ``[4j, 4j + 4)``: its centre is at continuous image coordinate ``4 (j + 0.5)``.
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ STRIDE = 4
 INPUT_SIZE = IMAGE_SIZE  # (H, W)
 HEATMAP_SIZE = (INPUT_SIZE[0] // STRIDE, INPUT_SIZE[1] // STRIDE)
 SIGMA = 1.25             # target Gaussian's standard deviation in heatmap cells
-VISIBLE_THRESHOLD = 0.2  # in_vis_thre: peaks counted in the person's score
 BACKBONE = ((3, 16, 2), (16, 32, 2), (32, 32, 1), (32, 64, 2), (64, 64, 1), (64, 96, 2), (96, 96, 1))
 DECONV = (64, 48)
 CHECKPOINT = Path(__file__).resolve().parents[2] / "fixtures" / "pose" / "pose_tiny.pth"
@@ -71,15 +70,19 @@ def build_pose_tiny(checkpoint: Path | None) -> nn.Module:
 
 # ---- input ----------------------------------------------------------------------------------------------------------
 
+def to_input(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 RGB [..., H, W, 3] -> float32 [..., 3, H, W] scaled to [0, 1] and normalised with ImageNet mean/std."""
+    pixels = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32) / 255).movedim(-1, -3)
+    return (pixels - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+
 def preprocess(image) -> torch.Tensor:
-    """PIL image of INPUT_SIZE -> normalised [3, H, W] float tensor (ImageNet mean/std, no resize)."""
+    """PIL image of INPUT_SIZE -> the model's [3, H, W] input (no resize: decoding maps heatmaps to that size)."""
     height, width = INPUT_SIZE
     if image.size != (width, height):
         raise ValueError(f"pose_tiny takes the {width}x{height} (WxH) images of zoo.datasets.synthetic_pose, "
                          f"got {image.size[0]}x{image.size[1]}; its decoding maps heatmaps to that size")
-    pixels = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
-    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return (pixels - mean) / std
+    return to_input(np.asarray(image.convert("RGB")))
 
 
 # ---- targets --------------------------------------------------------------------------------------------------------
@@ -87,7 +90,8 @@ def preprocess(image) -> torch.Tensor:
 def heatmap_targets(keypoints: np.ndarray, sigma: float = SIGMA) -> tuple[np.ndarray, np.ndarray]:
     """COCO keypoints [17, 3] (x, y, v) -> (Gaussian heatmaps [17, h, w] float32, weights [17] float32).
 
-    Labelled keypoints (v > 0) get a unit-peak Gaussian at (x / STRIDE - 0.5, y / STRIDE - 0.5) and weight 1.
+    Labelled keypoints (v > 0) get a unit-peak Gaussian at (x / STRIDE - 0.5, y / STRIDE - 0.5) and weight 1;
+    the training loss normalises each to a distribution over the cells.
     """
     height, width = HEATMAP_SIZE
     ys, xs = np.arange(height, dtype=np.float32)[:, None], np.arange(width, dtype=np.float32)[None, :]
@@ -102,9 +106,9 @@ def heatmap_targets(keypoints: np.ndarray, sigma: float = SIGMA) -> tuple[np.nda
 # ---- decoding -------------------------------------------------------------------------------------------------------
 
 def _taylor_offsets(log_hm: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """DARK's Newton step -H^-1 g on the log heatmap at integer peaks, from central differences over the 3 x 3
-    neighbourhood (DARK's second derivatives span 5 cells; 3 reach one cell nearer the border); 0 on the border
-    cells or where the Hessian is singular; clamped to one cell."""
+    """DARK's Newton step -H^-1 g on a log heatmap (here the logits) at integer peaks, from central differences
+    over the 3 x 3 neighbourhood (DARK's second derivatives span 5 cells; 3 reach one cell nearer the border);
+    0 on the border cells or where the Hessian is singular; clamped to one cell."""
     m, height, width = log_hm.shape
     offsets = np.zeros((m, 2))
     inner = (px >= 1) & (px < width - 1) & (py >= 1) & (py < height - 1)
@@ -121,26 +125,27 @@ def _taylor_offsets(log_hm: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.nd
     return np.clip(offsets, -1.0, 1.0)
 
 
-def heatmap_peaks(heatmaps: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Heatmaps [N, 17, h, w] -> [N, 17, 3]: x, y in input-image pixels (continuous) and the peak value."""
-    heatmaps = heatmaps.detach().cpu().numpy() if isinstance(heatmaps, torch.Tensor) else np.asarray(heatmaps)
-    n, k, height, width = heatmaps.shape
-    flat = heatmaps.reshape(n * k, height * width).astype(np.float64)
+def heatmap_peaks(logits: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Heatmap logits [N, 17, h, w] -> [N, 17, 3]: x, y in input-image pixels (continuous) and the peak's
+    spatial-softmax probability."""
+    logits = logits.detach().cpu().numpy() if isinstance(logits, torch.Tensor) else np.asarray(logits)
+    n, k, height, width = logits.shape
+    flat = logits.reshape(n * k, height * width).astype(np.float64)
     index = flat.argmax(axis=1)
     px, py = index % width, index // width
-    log_hm = np.log(np.maximum(flat, 1e-10)).reshape(n * k, height, width)
-    cells = np.stack([px, py], axis=1) + _taylor_offsets(log_hm, px, py)
-    peaks = np.concatenate([(cells + 0.5) * STRIDE, flat.max(axis=1, keepdims=True)], axis=1)
-    return peaks.reshape(n, k, 3)
+    cells = np.stack([px, py], axis=1) + _taylor_offsets(flat.reshape(n * k, height, width), px, py)
+    peak = flat.max(axis=1, keepdims=True)
+    probability = 1 / np.exp(flat - peak).sum(axis=1, keepdims=True)  # softmax at the argmax
+    return np.concatenate([(cells + 0.5) * STRIDE, probability], axis=1).reshape(n, k, 3)
 
 
-def person_score(peak_values: np.ndarray) -> float:
-    confident = peak_values[peak_values > VISIBLE_THRESHOLD]
-    return float(confident.mean()) if confident.size else 0.0
+def person_score(peak_probabilities: np.ndarray) -> float:
+    return float(np.mean(peak_probabilities))
 
 
 def coco_results(peaks: Sequence[np.ndarray], image_ids: Sequence[int]) -> list[dict]:
-    """One COCO keypoint result per image: [x, y, peak value] * 17, category 1 (person), the person's score."""
+    """One COCO keypoint result per image: [x, y, peak probability] * 17, category 1 (person), and the person's
+    score, the mean peak probability."""
     if len(peaks) != len(image_ids):
         raise ValueError(f"{len(peaks)} peak arrays for {len(image_ids)} image ids")
     return [{"image_id": int(image_id), "category_id": 1,
@@ -149,9 +154,9 @@ def coco_results(peaks: Sequence[np.ndarray], image_ids: Sequence[int]) -> list[
             for p, image_id in zip(peaks, image_ids, strict=True)]
 
 
-def decode(heatmaps: np.ndarray | torch.Tensor, image_ids: Sequence[int]) -> list[dict]:
-    """Heatmaps of a batch -> COCO keypoint results for ``image_ids`` (the batch's images, in order)."""
-    return coco_results(list(heatmap_peaks(heatmaps)), image_ids)
+def decode(logits: np.ndarray | torch.Tensor, image_ids: Sequence[int]) -> list[dict]:
+    """The model's output for a batch -> COCO keypoint results for ``image_ids`` (the batch's images, in order)."""
+    return coco_results(list(heatmap_peaks(logits)), image_ids)
 
 
 def peaks_per_sample(outputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
