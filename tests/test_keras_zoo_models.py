@@ -28,7 +28,8 @@ pytestmark = pytest.mark.skipif(
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras_zoo_models"
 # measured on CPU (x86_64 AVX2, tensorflow-cpu 2.21): 1.4e-6 (logits up to 6.2), 1.5e-7 (up to 0.8), 8.4e-5 (up to 207)
 SOURCE_MATCH_MAX_ABS = {"resnet50": 2e-5, "mobilenet_v2": 2e-6, "srgan": 1e-3}
-ONNX_EXPORT_MAX_ABS = {"resnet50": 1e-4, "mobilenet_v2": 1e-4, "srgan": 2e-3}
+# measured likewise with onnxruntime 1.32 (BN folded): 2.2e-6, 2.4e-7, 1.2e-4
+ONNX_EXPORT_MAX_ABS = {"resnet50": 3e-5, "mobilenet_v2": 3e-6, "srgan": 2e-3}
 SRGAN_LR_SIZE = 24  # model/srgan.py LR_SIZE
 
 
@@ -237,3 +238,210 @@ def test_keras_model_reproduces_the_source_network(key, keras_outputs, source_ou
     assert diff < SOURCE_MATCH_MAX_ABS[key]
     if key in SLIM:
         assert (out.argmax(1) == ref.argmax(1)).all()
+
+
+# ----------------------------------------------------------------------------- refusing wrong checkpoints
+def _weights(model) -> list[np.ndarray]:
+    return [w.copy() for w in model.get_weights()]
+
+
+def _unchanged(model, before: list[np.ndarray]) -> bool:
+    return all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+MISSING = {"resnet50": "resnet_v1_50/block3/unit_4/bottleneck_v1/conv2/BatchNorm/moving_variance",
+           "mobilenet_v2": "MobilenetV2/expanded_conv_7/depthwise/depthwise_weights"}
+WRONG_SHAPE = {"resnet50": ("resnet_v1_50/block2/unit_1/bottleneck_v1/shortcut/weights", "block2_unit_1_shortcut"),
+               "mobilenet_v2": ("MobilenetV2/expanded_conv_5/expand/weights", "expanded_conv_5_expand")}
+
+
+@pytest.mark.parametrize("key", SLIM)
+def test_converter_names_a_missing_and_a_renamed_variable(key, slim_sources, models):
+    from zoo.checkpoints import CheckpointError
+
+    module, model = _module(key), models[key]
+    before = _weights(model)
+    variables = slim_values(slim_sources[key])
+    missing = {n: v for n, v in variables.items() if n != MISSING[key]}
+    with pytest.raises(CheckpointError, match=rf"missing \['{MISSING[key]}'\] \(1\), unexpected \[\] \(0\)"):
+        module.load_slim_variables(model, missing, "broken.ckpt")
+    renamed = {**missing, MISSING[key].replace("/", "_", 1): variables[MISSING[key]]}
+    with pytest.raises(CheckpointError, match=rf"broken.ckpt: .*missing \['{MISSING[key]}'\].*unexpected "
+                                              rf"\['{MISSING[key].replace('/', '_', 1)}'\]"):
+        module.load_slim_variables(model, renamed, "broken.ckpt")
+    assert _unchanged(model, before)
+
+
+@pytest.mark.parametrize("key", SLIM)
+def test_converter_names_a_wrong_shape_and_leaves_the_model_untouched(key, slim_sources, models):
+    from zoo.checkpoints import CheckpointError
+
+    module, model = _module(key), models[key]
+    name, layer = WRONG_SHAPE[key]
+    before = _weights(model)
+    variables = slim_values(slim_sources[key])
+    variables[name] = variables[name][..., :-8]  # 8 output channels short
+    with pytest.raises(CheckpointError, match=rf"variable {name} \(.*\) does not fit Keras layer {layer} "):
+        module.load_slim_variables(model, variables, "broken.ckpt")
+    assert _unchanged(model, before), "a refused checkpoint must leave the model as it was"
+
+
+def test_real_checkpoint_file_with_a_missing_variable_is_refused(slim_sources, tmp_path):
+    from zoo.checkpoints import CheckpointError
+    from zoo.models.keras_mobilenet_v2_slim import build_keras_mobilenet_v2_slim
+
+    name = "MobilenetV2/Logits/Conv2d_1c_1x1/biases"
+    prefix = write_tf_checkpoint(tmp_path / "no_biases.ckpt",
+                                 {n: v for n, v in slim_values(slim_sources["mobilenet_v2"]).items() if n != name})
+    with pytest.raises(CheckpointError, match=rf"no_biases.ckpt: .*missing \['{name}'\]"):
+        build_keras_mobilenet_v2_slim(prefix)
+
+
+def test_unreadable_checkpoint_path_is_a_checkpoint_error(tmp_path):
+    from zoo.checkpoints import CheckpointError
+    from zoo.models.keras_weights import read_tf_checkpoint
+
+    with pytest.raises(CheckpointError, match=r"resnet_v1_50.ckpt: cannot be read as a TensorFlow checkpoint"):
+        read_tf_checkpoint(tmp_path / "resnet_v1_50.ckpt")
+    with pytest.raises(CheckpointError, match=r"directory holds no TensorFlow checkpoint"):
+        read_tf_checkpoint(tmp_path)
+
+
+def test_srgan_h5_with_a_missing_layer_is_refused(srgan_layout, models):
+    from zoo.checkpoints import CheckpointError
+    from zoo.models.keras_srgan import load_h5_layers
+
+    before = _weights(models["srgan"])
+    layers = srgan_h5_layers(srgan_layout)
+    dropped = layers[:-1]  # the last conv (conv2d_36) missing
+    with pytest.raises(CheckpointError, match=r"88 layers with weights, the SRGAN generator has 89 .*no file layer: "
+                                              r"\['conv_out'\]"):
+        load_h5_layers(models["srgan"], dropped, "gan_generator.h5")
+    extra = layers + [("conv2d_99", layers[-1][1])]
+    with pytest.raises(CheckpointError, match=r"beyond the generator: \['conv2d_99'\]"):
+        load_h5_layers(models["srgan"], extra, "gan_generator.h5")
+    assert _unchanged(models["srgan"], before)
+
+
+def test_srgan_h5_out_of_order_or_mis_shaped_is_refused(srgan_layout, models):
+    from zoo.checkpoints import CheckpointError
+    from zoo.models.keras_srgan import load_h5_layers
+
+    before = _weights(models["srgan"])
+    layers = srgan_h5_layers(srgan_layout)
+    swapped = layers[:2] + [layers[3], layers[2]] + layers[4:]  # the first block's BN before its conv
+    with pytest.raises(CheckpointError, match=r"weighted layer #2 is batch_normalization with .*res0_conv1 needs a "
+                                              r"conv2d layer"):
+        load_h5_layers(models["srgan"], swapped, "gan_generator.h5")
+    name, weights = layers[-3]  # the second upsampler's conv: 256 filters
+    kernel = f"{name}/kernel:0"
+    short = layers[:-3] + [(name, {**weights, kernel: weights[kernel][..., :128]})] + layers[-2:]
+    with pytest.raises(CheckpointError, match=rf"variable {kernel} \(3, 3, 64, 128\) does not fit Keras layer up2_conv"):
+        load_h5_layers(models["srgan"], short, "gan_generator.h5")
+    assert _unchanged(models["srgan"], before)
+
+
+def test_srgan_reader_refuses_a_file_without_keras_layer_names(tmp_path):
+    import h5py
+
+    from zoo.checkpoints import CheckpointError
+    from zoo.models.keras_srgan import read_h5_layers
+
+    with h5py.File(tmp_path / "keras3.weights.h5", "w") as f:  # Keras 3's layout: layers/<name>/vars/<i>
+        f.create_group("layers/conv2d/vars").create_dataset("0", data=np.zeros((9, 9, 3, 64), np.float32))
+    with pytest.raises(CheckpointError, match=r"no 'layer_names' attribute, so not a Keras 2 h5 weights file"):
+        read_h5_layers(tmp_path / "keras3.weights.h5")
+
+
+# ----------------------------------------------------------------------------- ONNX export
+EXPORT_SIZES = {"resnet50": 224, "mobilenet_v2": 224, "srgan": SRGAN_LR_SIZE}
+SOURCE_CONVS = {"resnet50": 54, "mobilenet_v2": 53, "srgan": 37}  # 53 + logits; 52 + logits; see module docstrings
+
+
+@pytest.fixture(scope="module")
+def onnx_models(models) -> dict:
+    from zoo.recipes.onnx_ptq import keras_to_onnx
+
+    return {key: keras_to_onnx(model, EXPORT_SIZES[key]) for key, model in models.items()}
+
+
+@pytest.mark.parametrize("key", (*SLIM, "srgan"))
+def test_onnx_export_reproduces_keras(key, onnx_models, keras_outputs):
+    """keras_to_onnx (NCHW input; the output keeps the Keras layout) gives the Keras outputs, every conv
+    is one ONNX Conv with its BN folded in, and only standard ops remain."""
+    import onnxruntime as ort
+
+    model = onnx_models[key]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    out = session.run(None, {session.get_inputs()[0].name: reference_input(key).transpose(0, 3, 1, 2)})[0]
+    diff = float(np.abs(out - keras_outputs[key]).max())
+    ops = [node.op_type for node in model.graph.node]
+    print(f"{key}: ONNX vs Keras max abs diff {diff:.2e}; ops {sorted(set(ops))}")
+    assert out.shape == OUTPUT_SHAPES[key]
+    assert diff < ONNX_EXPORT_MAX_ABS[key]
+    assert ops.count("Conv") == SOURCE_CONVS[key] and "BatchNormalization" not in ops
+    assert all(node.domain in ("", "ai.onnx") for node in model.graph.node)
+    if key == "srgan":
+        assert ops.count("DepthToSpace") == 2, "each pixel shuffle is one DepthToSpace"
+
+
+# ----------------------------------------------------------------------------- eval preprocessing
+def _photo(width: int, height: int):
+    from PIL import Image
+
+    pixels = np.random.default_rng(width * height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+@pytest.mark.parametrize(("height", "width", "out_height", "out_width"), [(13, 17, 224, 224), (333, 500, 256, 384)])
+def test_tf1_bilinear_resize_matches_tensorflow(height, width, out_height, out_width):
+    """The numpy kernel is TF1's ``tf.image.resize_bilinear(align_corners=False)`` (no half-pixel centres)."""
+    from zoo.models.keras_efficientnet_lite import import_tensorflow
+    from zoo.models.keras_resnet50_slim import resize_bilinear_tf1
+
+    tf = import_tensorflow()
+    pixels = np.asarray(_photo(width, height), dtype=np.float32)
+    ours = resize_bilinear_tf1(pixels, out_height, out_width)
+    theirs = tf.compat.v1.image.resize_bilinear(pixels[None], [out_height, out_width], align_corners=False,
+                                                half_pixel_centers=False)[0].numpy()
+    assert np.abs(ours - theirs).max() < 1e-3  # on the 0..255 scale
+
+
+def test_vgg_eval_preprocessing():
+    from PIL import Image
+
+    from zoo.models.keras_resnet50_slim import RGB_MEANS, preprocess_resnet50_slim, smallest_side_at_least
+
+    assert smallest_side_at_least(333, 500, 256) == (256, 384)  # rint(500 * 256 / 333) = rint(384.38)
+    assert smallest_side_at_least(500, 375, 256) == (341, 256)  # rint(341.33)
+    out = preprocess_resnet50_slim(_photo(500, 333))
+    assert out.shape == (224, 224, 3) and out.dtype == np.float32
+    white = preprocess_resnet50_slim(Image.new("RGB", (300, 400), (255, 255, 255)))
+    np.testing.assert_allclose(white, np.broadcast_to(255 - np.float32(RGB_MEANS), (224, 224, 3)), atol=1e-4)
+
+
+def test_inception_eval_preprocessing_matches_tensorflow():
+    from PIL import Image
+
+    from zoo.models.keras_efficientnet_lite import import_tensorflow
+    from zoo.models.keras_mobilenet_v2_slim import central_crop_box, preprocess_mobilenet_v2_slim
+
+    tf = import_tensorflow()
+    image = _photo(375, 500)
+    pixels = tf.image.convert_image_dtype(np.asarray(image), tf.float32)
+    cropped = tf.image.central_crop(pixels, 0.875)
+    assert central_crop_box(500, 375) == (31, 23, 438, 329) and tuple(cropped.shape[:2]) == (438, 329)
+    theirs = (tf.compat.v1.image.resize_bilinear(cropped[None], [224, 224], align_corners=False)[0] - 0.5) * 2.0
+    assert np.abs(preprocess_mobilenet_v2_slim(image) - theirs.numpy()).max() < 1e-5
+    np.testing.assert_array_equal(preprocess_mobilenet_v2_slim(Image.new("RGB", (64, 48), (255, 255, 255))),
+                                  np.ones((224, 224, 3), np.float32))
+
+
+def test_srgan_pre_and_post_processing():
+    from PIL import Image
+
+    from zoo.models.keras_srgan import preprocess_srgan, sr_to_uint8
+
+    lr = preprocess_srgan(Image.new("RGB", (30, 20), (10, 20, 30)))
+    assert lr.shape == (20, 30, 3) and lr.dtype == np.float32 and lr[0, 0].tolist() == [10.0, 20.0, 30.0]
+    assert sr_to_uint8(np.array([-3.0, 0.5, 1.5, 254.6, 300.0])).tolist() == [0, 0, 2, 255, 255]
