@@ -11,8 +11,9 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from zoo.checkpoints import CheckpointError, load_state_dict, sha256_of
-from zoo.datasets.synthetic_pose import (EVAL_IMAGES, IMAGE_SIZE, KEYPOINT_NAMES, SKELETON, SyntheticPoseSet,
-                                         annotation_path, build_split, generate, main, render, tree_digest)
+from zoo.datasets.coco_keypoints import CocoKeypoints, annotation_path
+from zoo.datasets.synthetic_pose import (EVAL_IMAGES, IMAGE_SIZE, KEYPOINT_NAMES, SKELETON, SPLIT, SyntheticPoseSet,
+                                         build_split, generate, main, render, tree_digest)
 from zoo.metrics.keypoints import coco_keypoint_stats
 from zoo.models.pose_tiny import (CHECKPOINT, HEATMAP_SIZE, TinyPoseNet, build_pose_tiny, decode, heatmap_peaks,
                                   heatmap_targets, peaks_per_sample, preprocess)
@@ -71,13 +72,24 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_other_images(tree, tmp_
     assert tree_digest(tmp_path / "again") == tree_digest(tree)
     assert tree_digest(tmp_path / "other") != tree_digest(tree)
     in_memory = build_split(IMAGES, SEED)
-    assert json.loads(annotation_path(tree).read_text()) == in_memory.coco
+    assert json.loads(annotation_path(tree, SPLIT).read_text()) == in_memory.coco
     assert [(tree / "val2017" / i["file_name"]).read_bytes() for i in in_memory.coco["images"]] == \
         list(in_memory.jpegs)
 
 
+def test_the_real_coco_loader_reads_the_tree_as_the_in_memory_set_serves_it(tree):
+    files = CocoKeypoints(tree, preprocess)
+    in_memory = SyntheticPoseSet(preprocess, IMAGES, SEED)
+    assert files.image_ids() == in_memory.image_ids() == list(range(1, IMAGES + 1))
+    assert files.sample_ids() == in_memory.sample_ids()
+    assert json.loads(files.ground_truth.read_text()) == in_memory.ground_truth
+    for i in (0, IMAGES - 1):
+        (image, target), (expected_image, expected_target) = files[i], in_memory[i]
+        assert target == expected_target and torch.equal(image, expected_image)
+
+
 def test_pycocotools_reads_the_json_with_the_coco_person_category(tree):
-    coco = COCO(str(annotation_path(tree)))
+    coco = COCO(str(annotation_path(tree, SPLIT)))
     assert coco.getCatIds() == [1] and sorted(coco.getImgIds()) == list(range(1, IMAGES + 1))
     category = coco.loadCats(1)[0]
     assert category["name"] == "person" and tuple(category["keypoints"]) == KEYPOINT_NAMES
@@ -112,7 +124,7 @@ def test_visible_keypoints_lie_on_the_figure_and_left_is_on_the_image_right():
 
 
 def test_ground_truth_as_results_scores_one_and_a_displaced_keypoint_less(tree):
-    gt = json.loads(annotation_path(tree).read_text())
+    gt = json.loads(annotation_path(tree, SPLIT).read_text())
     results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
                for a in gt["annotations"]]
     assert coco_keypoint_stats(gt, results)["ap"] == 1.0
@@ -130,7 +142,7 @@ def test_generate_refuses_an_existing_split_and_the_cli_writes_one(tree, tmp_pat
     assert "exists" in capsys.readouterr().err
 
 
-# ---- decoding and the committed model ---------------------------------------------------------------------------------
+# ---- decoding and the committed model -------------------------------------------------------------------------------
 
 def test_decoding_gaussian_log_heatmaps_recovers_sub_pixel_keypoints():
     keypoints = np.array([[40.3, 60.7, 2], [9.12, 10.0, 1], [50.0, 100.55, 2]] + [[0, 0, 0]] * 14)
@@ -159,14 +171,14 @@ def test_the_committed_model_scores_as_recorded_on_the_held_out_split(held_out, 
     model = build_pose_tiny(CHECKPOINT).eval()
     with torch.no_grad():
         logits = model(torch.stack([held_out[i][0] for i in range(len(held_out))]))
-    stats = coco_keypoint_stats(held_out.coco, decode(logits, held_out.image_ids()))
+    stats = coco_keypoint_stats(held_out.ground_truth, decode(logits, held_out.image_ids()))
     recorded = manifest["evaluation"]["stats"]
     assert stats == pytest.approx(recorded, abs=STAT_TOLERANCE)
     assert stats["ap"] >= 0.5
 
 
 def test_the_held_out_set_offers_the_dataset_contract(held_out):
-    assert held_out.sample_ids()[:2] == ["000000000001", "000000000002"]
+    assert held_out.sample_ids()[:2] == ["000000000001.jpg", "000000000002.jpg"]
     assert held_out.fingerprint() == SyntheticPoseSet(preprocess).fingerprint()
     calibration = held_out.calibration_images(3, seed=0)
     assert len(calibration) == 3 and calibration[0].shape == (3, *IMAGE_SIZE)

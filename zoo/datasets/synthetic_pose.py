@@ -9,7 +9,7 @@ face features. ``v`` follows COCO: 2 visible, 1 inside the image but covered by 
 does not own the keypoint (an arm in front of the face), 0 outside the image (``x = y = 0``). The person is
 the one facing the camera, so ``left_*`` keypoints lie on the image's right side of the body.
 
-Layout (``generate``), COCO 2017's, so a COCO keypoints loader reads it:
+Layout (``generate``), COCO 2017's, so ``zoo.datasets.coco_keypoints.CocoKeypoints`` reads it:
 
 - ``<split>/<image id as 12 digits>.jpg``
 - ``annotations/person_keypoints_<split>.json``: ``images``, ``annotations`` (keypoints, num_keypoints,
@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from zoo.datasets.coco_keypoints import CocoImage, annotation_path
 from zoo.datasets.synthetic_voc import _background, _crop, _fill
 
 # COCO's person category (person_keypoints_val2017.json): keypoint order and 1-based skeleton
@@ -144,11 +145,12 @@ def _body(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], list[Part]]:
         thigh = u(-15, 55)
         points[f"{name}_knee"], points[f"{name}_ankle"] = _limb(
             points[f"{name}_hip"], leg, (thigh, thigh + u(-50, 25)), side)
-    return points, _parts(points, head_c, rx, ry, hw, yaw, rng)
+    return points, _parts(points, head_c, rx, ry, yaw, rng)
 
 
-def _parts(p: dict[str, np.ndarray], head_c: np.ndarray, rx: float, ry: float, hw: float, yaw: float,
+def _parts(p: dict[str, np.ndarray], head_c: np.ndarray, rx: float, ry: float, yaw: float,
            rng: np.random.Generator) -> list[Part]:
+    """The drawing order: arms drawn behind (each with probability 0.25), legs, torso, head, arms in front."""
     shade = lambda: float(rng.uniform(0.7, 1.2))  # noqa: E731
     torso_corners = np.array([p["right_shoulder"] + [-0.02, -0.03], p["left_shoulder"] + [0.02, -0.03],
                               p["left_hip"] + [0.035, 0.04], p["right_hip"] + [-0.035, 0.04]])
@@ -204,8 +206,6 @@ def _extent(shapes: Iterable[Shape]) -> tuple[np.ndarray, np.ndarray]:
             lows.append(shape.points.min(0))
             highs.append(shape.points.max(0))
     return np.min(lows, axis=0), np.max(highs, axis=0)
-
-
 
 
 def _transformed(part: Part, matrix: np.ndarray, offset: np.ndarray, scale: float) -> Part:
@@ -435,10 +435,6 @@ def build_split(num_images: int, seed: int, image_size: tuple[int, int] = IMAGE_
     return PoseSplit(tuple(jpegs), coco)
 
 
-def annotation_path(root: Path, split: str = SPLIT) -> Path:
-    return Path(root) / "annotations" / f"person_keypoints_{split}.json"
-
-
 def generate(root: Path, num_images: int, seed: int, image_size: tuple[int, int] = IMAGE_SIZE,
              split: str = SPLIT) -> PoseSplit:
     """Write root/<split>/*.jpg and root/annotations/person_keypoints_<split>.json; same arguments, same bytes."""
@@ -481,10 +477,12 @@ def decode_jpeg(jpeg: bytes) -> Image.Image:
 
 
 class SyntheticPoseSet:
-    """Map-style dataset of a generated split held in memory: (preprocessed image, COCO image id).
+    """Map-style dataset of a generated split held in memory: (preprocessed image, CocoImage).
 
-    The bytes are those ``generate`` writes for the same arguments; ``coco`` is the ground truth for
-    ``zoo.metrics.keypoints.coco_keypoint_stats`` (which copies it; do not modify it in place).
+    Offers what ``zoo.datasets.coco_keypoints.CocoKeypoints`` offers for real COCO (``ground_truth``,
+    ``image_ids()``, ``sample_ids()``, ``fingerprint()``, ``calibration_images()``), with the ground truth as
+    the COCO dictionary instead of a path (``zoo.metrics.keypoints.coco_keypoint_stats`` takes either and copies
+    it; do not modify it in place). The bytes are those ``generate`` writes for the same arguments.
     """
 
     def __init__(self, preprocess: Callable[[Image.Image], object], num_images: int = EVAL_IMAGES,
@@ -492,26 +490,25 @@ class SyntheticPoseSet:
         self.split = _cached_split(num_images, seed, tuple(image_size))
         self.preprocess = preprocess
         self.image_size = tuple(image_size)
-
-    @property
-    def coco(self) -> dict:
-        return self.split.coco
+        self.ground_truth = self.split.coco
+        self.images = [CocoImage(int(i["id"]), i["file_name"], int(i["height"]), int(i["width"]))
+                       for i in self.ground_truth["images"]]
 
     def __len__(self) -> int:
-        return len(self.split.jpegs)
+        return len(self.images)
 
-    def __getitem__(self, i: int):
-        return self.preprocess(decode_jpeg(self.split.jpegs[i])), self.split.coco["images"][i]["id"]
+    def __getitem__(self, i: int) -> tuple[object, CocoImage]:
+        return self.preprocess(decode_jpeg(self.split.jpegs[i])), self.images[i]
 
     def image_ids(self) -> list[int]:
-        return self.split.image_ids()
+        return [image.image_id for image in self.images]
 
     def sample_ids(self) -> list[str]:
-        return [Path(image["file_name"]).stem for image in self.split.coco["images"]]
+        return [image.file_name for image in self.images]
 
     def fingerprint(self) -> str:
         """Identifies the images and ground truth, for caching FP32 results."""
-        digest = hashlib.sha256(json.dumps(self.split.coco, sort_keys=True).encode())
+        digest = hashlib.sha256(json.dumps(self.ground_truth, sort_keys=True).encode())
         for jpeg in self.split.jpegs:
             digest.update(jpeg)
         return digest.hexdigest()
