@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,13 @@ def layer_order() -> list[Weighted]:
     return order + [Weighted("conv_out", "conv2d")]
 
 
-def _pixel_shuffle_layer(tf):
+@lru_cache(maxsize=1)
+def pixel_shuffle_layer():
+    """The ``PixelShuffle`` Keras layer class (defined once TensorFlow is imported, registered once)."""
+    from zoo.models.keras_efficientnet_lite import import_tensorflow
+
+    tf = import_tensorflow()
+
     @tf.keras.utils.register_keras_serializable(package="zoo")
     class PixelShuffle(tf.keras.layers.Layer):
         """model/common.py ``pixel_shuffle``: ``tf.nn.depth_to_space`` (DepthToSpace in ONNX)."""
@@ -100,7 +107,7 @@ def keras_srgan_architecture(input_size: int | None = None):
     from zoo.models.keras_efficientnet_lite import import_tensorflow
 
     tf = import_tensorflow()
-    layers, pixel_shuffle = tf.keras.layers, _pixel_shuffle_layer(tf)
+    layers, pixel_shuffle = tf.keras.layers, pixel_shuffle_layer()
 
     def conv(x, filters, kernel, name, activation=None):
         return layers.Conv2D(filters, kernel, padding="same", activation=activation, name=name)(x)
