@@ -154,11 +154,6 @@ class Lookahead(nn.Module):
         return self.conv(x).permute(2, 0, 1).contiguous()
 
 
-class InferenceBatchSoftmax(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.training else F.softmax(x, dim=-1)
-
-
 def rnn_input_size(audio: AudioConf) -> int:
     """Features per time step after the conv stack: 32 channels x the frequency bins it leaves."""
     size = int(math.floor(audio.sample_rate * audio.window_size / 2) + 1)
@@ -190,7 +185,8 @@ class DeepSpeech2(nn.Module):
             Lookahead(config.hidden_size, config.context), nn.Hardtanh(0, HARDTANH_MAX))
         self.fc = nn.Sequential(SequenceWise(nn.Sequential(
             nn.BatchNorm1d(config.hidden_size), nn.Linear(config.hidden_size, len(config.labels), bias=False))))
-        self.inference_softmax = InferenceBatchSoftmax()
+        # the source's InferenceBatchSoftmax (identity in training); a plain nn.Softmax is a module AIMET knows
+        self.inference_softmax = nn.Softmax(dim=-1)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Spectrogram frames -> output frames: the conv stack's time-axis arithmetic (get_seq_lens)."""
@@ -212,7 +208,8 @@ class DeepSpeech2(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         output_lengths = self.output_lengths(lengths.cpu())
-        return self.inference_softmax(self.logits(x, output_lengths)), output_lengths
+        logits = self.logits(x, output_lengths)
+        return (logits if self.training else self.inference_softmax(logits)), output_lengths
 
 
 class DeepSpeech2SingleInput(DeepSpeech2):
