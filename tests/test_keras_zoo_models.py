@@ -21,9 +21,12 @@ import pytest
 
 TF_HALF = ("tensorflow", "tf2onnx", "onnxruntime", "aimet_onnx")
 _MISSING = [m for m in TF_HALF if importlib.util.find_spec(m) is None]
-pytestmark = pytest.mark.skipif(
-    bool(_MISSING), reason=f"TensorFlow half not installed ({', '.join(_MISSING)} missing): "
-                           f"pip install -e '.[tensorflow]'")
+pytestmark = [
+    pytest.mark.skipif(bool(_MISSING), reason=f"TensorFlow half not installed ({', '.join(_MISSING)} missing): "
+                                              f"pip install -e '.[tensorflow]'"),
+    # one xdist worker builds, loads and exports the three models once (module-scoped fixtures)
+    pytest.mark.xdist_group("keras_zoo_models"),
+]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras_zoo_models"
 # measured on CPU (x86_64 AVX2, tensorflow-cpu 2.21): 1.4e-6 (logits up to 6.2), 1.5e-7 (up to 0.8), 8.4e-5 (up to 207)
