@@ -344,6 +344,8 @@ def test_deepspeech2_package_round_trip(tmp_path):
         assert torch.equal(loaded(x), model(x))
     with pytest.raises(ValueError, match="contradict"):
         ds.build_deepspeech2(tmp_path / "librispeech_pretrained_v2.pth", hidden_size=32)
+    with pytest.raises(ValueError, match=r"unknown DeepSpeech2 hyper-parameters \['hidden'\]"):
+        ds.build_deepspeech2(None, hidden=32)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -363,24 +365,27 @@ def test_deepspeech2_bad_packages_are_refused(tmp_path, change, message):
         ds.build_deepspeech2(tmp_path / "bad.pth")
 
 
-def direct_log_spectrogram(samples, n_fft=320, hop=160):
-    """log1p |STFT| frame by frame: reflect-padded, symmetric Hamming, full FFT cut to n_fft // 2 + 1 bins."""
+def direct_log_spectrogram(samples, periodic, n_fft=320, hop=160):
+    """log1p |STFT| frame by frame: reflect-padded, Hamming window, full FFT cut to n_fft // 2 + 1 bins."""
     padded = np.pad(samples.astype(np.float64), n_fft // 2, mode="reflect")
-    window = 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(n_fft) / (n_fft - 1))
+    window = 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(n_fft) / (n_fft if periodic else n_fft - 1))
     columns = []
     for start in range(0, len(padded) - n_fft + 1, hop):
         columns.append(np.abs(np.fft.fft(padded[start:start + n_fft] * window))[:n_fft // 2 + 1])
     return np.log1p(np.array(columns).T)
 
 
-def test_spectrogram_of_a_sine_known_answer():
+@pytest.mark.parametrize("periodic", [True, False])
+def test_spectrogram_of_a_sine_known_answer(periodic):
     rate, seconds, frequency = 16000, 0.5, 1000.0
     samples = (0.5 * np.sin(2 * np.pi * frequency * np.arange(int(rate * seconds)) / rate)).astype(np.float32)
-    raw = ds.spectrogram(samples, normalize=False)
+    audio = ds.AudioConf(periodic_window=periodic)
+    raw = ds.spectrogram(samples, audio, normalize=False)
     assert raw.shape == (161, 51)  # 1 + 8000 // 160 centred frames
-    assert np.allclose(raw.numpy(), direct_log_spectrogram(samples), atol=1e-5)
+    assert np.allclose(raw.numpy(), direct_log_spectrogram(samples, periodic), atol=1e-5)
+    assert not np.allclose(raw.numpy(), direct_log_spectrogram(samples, not periodic), atol=1e-3)
     assert set(raw[:, 2:-2].argmax(0).tolist()) == {20}  # 1000 Hz / (16000 Hz / 320) = bin 20
-    normalized = ds.SpectrogramPreprocess()(samples)
+    normalized = ds.SpectrogramPreprocess(audio)(samples)
     assert normalized.shape == (1, 161, 51)
     assert abs(normalized.mean().item()) < 1e-6 and normalized.std().item() == pytest.approx(1.0, abs=1e-5)
     assert torch.allclose(normalized[0], (raw - raw.mean()) / raw.std(), atol=1e-6)

@@ -15,14 +15,18 @@ unidirectional models, and ``fc.0.module.{0,1}`` (SequenceWise BatchNorm1d + Lin
 
 Front end (SpectrogramParser.parse_audio): audio int16 / 32767, librosa.stft with
 n_fft = win_length = int(sample_rate * window_size), hop = int(sample_rate * window_stride),
-scipy's symmetric window, centred frames with reflect padding (librosa < 0.10, the V2 era), then
-log1p(|STFT|) and, for evaluation, per-utterance normalisation (mean, unbiased std). Greedy decoding
-is decoder.GreedyDecoder: per-frame argmax, repeats collapsed, blanks ('_') dropped.
+centred frames with reflect padding (librosa < 0.10: 0.9.2 in the AIMET zoo's requirements), then
+log1p(|STFT|) and, for evaluation, per-utterance normalisation (mean, unbiased std). The window is
+the one detail that moved: v2.0 hands librosa the callable scipy.signal.hamming, a symmetric
+window, while the commit the AIMET zoo evaluates with hands it the string 'hamming', which librosa
+turns into a periodic one (get_window(..., fftbins=True)). ``AudioConf.periodic_window`` defaults to
+the AIMET zoo's choice, since its evaluation produced the published WER. Greedy decoding is
+decoder.GreedyDecoder: per-frame argmax, repeats collapsed, blanks ('_') dropped.
 
 For AIMET (one dummy input), ``DeepSpeech2SingleInput`` takes a spectrogram batch [B, 1, F, T]
 alone and treats every utterance as T frames long: MaskConv's mask and the RNN packing are then
-identities, so a batch of one utterance gives the source's result exactly; a padded batch of
-different lengths would not (pad shorter utterances' outputs are not masked). It returns logits
+identities, so a batch of one utterance gives the source's result exactly; in a zero-padded batch
+of different lengths the shorter utterances would run their RNNs over the padding too. It returns logits
 [B, T', classes] instead of the source's eval-mode softmax (``probabilities=True`` restores it);
 the argmax, and so greedy decoding, is the same.
 """
@@ -56,6 +60,7 @@ class AudioConf:
     window_size: float = 0.02
     window_stride: float = 0.01
     window: str = "hamming"
+    periodic_window: bool = True  # False: v2.0's symmetric window (see the module docstring)
 
     @property
     def n_fft(self) -> int:
@@ -274,6 +279,10 @@ def build_deepspeech2(checkpoint: Path | None = None, *, single_input: bool = Tr
     bidirectional, audio, context); with a checkpoint, any given must agree with the package.
     ``single_input`` picks DeepSpeech2SingleInput (AIMET-ready) over the source's two-input forward.
     """
+    unknown = sorted(set(hyper) - {f.name for f in fields(DeepSpeechConfig)})
+    if unknown:
+        raise ValueError(f"unknown DeepSpeech2 hyper-parameters {unknown}; "
+                         f"use {[f.name for f in fields(DeepSpeechConfig)]}")
     if checkpoint is None:
         config = DeepSpeechConfig(**hyper)
         state_dict = None
@@ -292,12 +301,13 @@ def build_deepspeech2(checkpoint: Path | None = None, *, single_input: bool = Tr
 
 
 def _window(audio: AudioConf) -> np.ndarray:
-    """scipy's symmetric window of n_fft points (librosa calls the source's scipy.signal.<name>(n))."""
+    """The n_fft-point analysis window: periodic as librosa.get_window(name, n, fftbins=True), or symmetric
+    as the v2.0 source's scipy.signal.<name>(n)."""
     import scipy.signal
 
     # the source falls back to hamming for a name outside its table
     name = audio.window if audio.window in ("hamming", "hann", "blackman", "bartlett") else "hamming"
-    return getattr(scipy.signal.windows, name)(audio.n_fft, sym=True)
+    return getattr(scipy.signal.windows, name)(audio.n_fft, sym=not audio.periodic_window)
 
 
 def stft_magnitude(samples: np.ndarray, audio: AudioConf = AudioConf()) -> np.ndarray:
