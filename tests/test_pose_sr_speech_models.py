@@ -116,6 +116,14 @@ def test_pose_resize_is_bilinear_with_half_pixel_centres():
     assert np.array_equal(resized[0, :, 0], 4 * np.arange(16) + 1)
 
 
+def test_pose_resize_agrees_with_the_ssd_lite_opencv_resize():
+    from zoo.models.ssd_lite import cv2_resize_linear  # bit-exact to OpenCV, square outputs only
+
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    for size in (16, 300):
+        assert np.array_equal(pose.resize_linear_uint8(image, size, size), cv2_resize_linear(image, size))
+
+
 def test_upsample_outputs_resizes_to_the_image():
     heatmaps = torch.full((19, 6, 8), 0.25)
     pafs = torch.arange(38.0)[:, None, None].expand(38, 6, 8)
