@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from zoo import expected as exp
-from zoo.availability import Roots, Unavailable, locate_checkpoint, locate_dataset
+from zoo.availability import Roots, Unavailable, check_framework, locate_checkpoint, locate_dataset
 from zoo.cases import REGISTRY
 from zoo.registry import MARKS
 from zoo.results import read_rows, table
@@ -87,6 +87,7 @@ def case_inputs(case, zoo_roots):
     from zoo.pipeline import CaseInputs
 
     try:
+        check_framework(case.framework)
         return CaseInputs(locate_dataset(case.dataset, zoo_roots), locate_checkpoint(case.checkpoint, zoo_roots))
     except Unavailable as e:
         pytest.skip(str(e))
@@ -115,7 +116,7 @@ def measured(zoo_session, device, tmp_path_factory):
             entry = zoo_session.entries.get(case.id)
             try:
                 cache[case.id] = measure(case, inputs, device, workdir, entry.samples if entry else None,
-                                         fp32_cache, zoo_session.subset)
+                                         fp32_cache, zoo_session.subset_for(case))
             except Exception as e:
                 zoo_session.record_error(case, e)
                 raise

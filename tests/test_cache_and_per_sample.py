@@ -6,18 +6,27 @@ import numpy as np
 from zoo.cache import Fp32Cache, fp32_key
 from zoo.cases import REGISTRY
 from zoo.results import read_per_sample, write_per_sample
+from zoo.tasks import Predictions
 
 CASE = REGISTRY["pt_efficientnet_lite0.w8a8.photos"]
 
 
 def test_cache_round_trip_and_disabled(tmp_path):
-    outputs = np.arange(12, dtype=np.float32).reshape(3, 4)
+    # two outputs per sample, the second of varying shape (e.g. decoded boxes), plus raw outputs
+    samples = [(np.arange(4, dtype=np.float32) + i, np.ones((i, 4), dtype=np.float32) * i) for i in range(3)]
+    predictions = Predictions(samples, (np.arange(12, dtype=np.float32).reshape(3, 4),))
     cache = Fp32Cache(tmp_path)
     assert cache.load("k") is None
-    cache.store("k", outputs)
-    np.testing.assert_array_equal(cache.load("k"), outputs)
+    cache.store("k", predictions)
+    loaded = cache.load("k")
+    assert len(loaded) == 3
+    for got, want in zip(loaded.samples, samples):
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(loaded.raw[0], predictions.raw[0])
     disabled = Fp32Cache(None)
-    disabled.store("k", outputs)
+    disabled.store("k", predictions)
     assert disabled.load("k") is None
 
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from zoo.frameworks import TorchFramework
 from zoo.pipeline import predict
 
 
@@ -13,5 +14,6 @@ class OutOfMemoryModel(nn.Module):
 
 def test_cuda_out_of_memory_names_the_batch_size_and_the_fix():
     dataset = [(torch.zeros(3, 4, 4), 0)] * 3
-    with pytest.raises(RuntimeError, match=r"case fp32: CUDA out of memory at batch size 2 .* zoo/cases.py"):
-        predict(OutOfMemoryModel(), dataset, 2, torch.device("cpu"), "case fp32")
+    with pytest.raises(RuntimeError, match=r"case fp32: CUDA out of memory at batch size 2 .* zoo/cases/"):
+        device = torch.device("cpu")
+        predict(TorchFramework.runner(OutOfMemoryModel(), device), dataset, 2, device, "case fp32")

@@ -16,7 +16,7 @@ from zoo.datasets.synthetic_pose import (EVAL_IMAGES, IMAGE_SIZE, KEYPOINT_NAMES
                                          build_split, generate, main, render, tree_digest)
 from zoo.metrics.keypoints import coco_keypoint_stats
 from zoo.models.pose_tiny import (CHECKPOINT, HEATMAP_SIZE, TinyPoseNet, build_pose_tiny, decode, heatmap_peaks,
-                                  heatmap_targets, peaks_per_sample, preprocess)
+                                  heatmap_targets, people_per_image, preprocess)
 
 MANIFEST = CHECKPOINT.parent / "models.json"
 SEED, IMAGES = 3, 6
@@ -163,7 +163,8 @@ def test_decoded_results_are_valid_coco_results(held_out):
         assert result["category_id"] == 1 and len(result["keypoints"]) == 51 and 0 < result["score"] <= 1
         xs, ys = result["keypoints"][0::3], result["keypoints"][1::3]
         assert 0 <= min(xs) and max(xs) <= IMAGE_SIZE[1] and 0 <= min(ys) and max(ys) <= IMAGE_SIZE[0]
-    assert [p.tolist() for p in peaks_per_sample((logits.numpy(),))] == heatmap_peaks(logits).tolist()
+    people = people_per_image((logits.numpy(),), [held_out[i][1] for i in range(4)])
+    assert [(k.tolist(), s.tolist()) for k, s in people] == [([r["keypoints"]], [r["score"]]) for r in results]
 
 
 def test_the_committed_model_scores_as_recorded_on_the_held_out_split(held_out, manifest):

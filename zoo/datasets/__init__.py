@@ -1,1 +1,64 @@
-"""Datasets: each yields (image tensor, label set) pairs with a model's preprocessing."""
+"""Datasets by name: how each is opened, where it lives under --data-root, and its pytest mark.
+
+Every dataset yields ``(input tensor, target)`` pairs with a model's preprocessing and offers
+``sample_ids()``, ``fingerprint()`` and ``calibration_images(count, seed)``; task scorers read the
+ground truth through the dataset's own accessors. Openers are named as ``module:callable`` and
+imported only when a case runs, so collecting the suite imports no dataset code.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    opener: str                 # "module:callable", called as callable(data_dir, preprocess)
+    mark: str                   # the pytest mark of the dataset's family (-m voc)
+    layout: tuple[str, str] | None = None  # (directory under --data-root, what it must hold); None: embedded
+
+    @property
+    def embedded(self) -> bool:
+        return self.layout is None
+
+    def open(self, data_dir: Path | None, preprocess):
+        module, _, attribute = self.opener.partition(":")
+        return getattr(importlib.import_module(module), attribute)(data_dir, preprocess)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("imagenet", "zoo.datasets.imagenet:ImageNetVal", "imagenet",
+                    ("imagenet/val", "ImageNet validation images as imagenet/val/<wnid>/*.JPEG")),
+        DatasetSpec("photos", "zoo.datasets.photos:open_photos", "photos"),
+        DatasetSpec("voc2007", "zoo.datasets.voc:open_voc2007_test", "voc",
+                    ("VOCdevkit/VOC2007", "VOCdevkit/VOC2007 (JPEGImages, Annotations, ImageSets/Main/test.txt)")),
+        DatasetSpec("voc2012", "zoo.datasets.voc:open_voc2012_val", "voc",
+                    ("VOCdevkit/VOC2012", "VOCdevkit/VOC2012 (JPEGImages, SegmentationClass, "
+                                          "ImageSets/Segmentation/val.txt)")),
+        DatasetSpec("synthetic_voc2007", "zoo.datasets.voc:open_synthetic_voc2007_test", "synthetic_voc"),
+        DatasetSpec("synthetic_voc2012", "zoo.datasets.voc:open_synthetic_voc2012_val", "synthetic_voc"),
+        DatasetSpec("set5", "zoo.datasets.super_resolution:open_set5", "sr", ("Set5", "Set5 HR images (Set5/HR/*.png "
+                    "or the SelfExSR layout Set5/image_SRF_4/*_HR.png)")),
+        DatasetSpec("set14", "zoo.datasets.super_resolution:open_set14", "sr", ("Set14", "Set14 HR images (Set14/HR/*.png "
+                    "or the SelfExSR layout Set14/image_SRF_4/*_HR.png)")),
+        DatasetSpec("bsd100", "zoo.datasets.super_resolution:open_bsd100", "sr", ("BSD100", "BSD100 HR images "
+                    "(BSD100/HR/*.png or the SelfExSR layout BSD100/image_SRF_4/*_HR.png)")),
+        DatasetSpec("sr_photos", "zoo.datasets.sr_photos:open_sr_photos", "sr_photos"),
+        DatasetSpec("librispeech", "zoo.datasets.librispeech:open_test_clean", "librispeech",
+                    ("LibriSpeech", "LibriSpeech/test-clean/<speaker>/<chapter>/*.flac with *.trans.txt")),
+        DatasetSpec("coco_keypoints", "zoo.datasets.coco_keypoints:open_val2017", "coco",
+                    ("coco", "COCO val2017 as coco/val2017/*.jpg with coco/annotations/person_keypoints_val2017.json")),
+        DatasetSpec("speech_fixture", "zoo.datasets.speech_fixture:open_speech_fixture", "speech_fixture"),
+    )
+}
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known: {sorted(DATASETS)} (zoo/datasets/__init__.py)") from None

@@ -106,3 +106,8 @@ class CocoKeypoints:
         """A seeded random sample of ``count`` preprocessed images (their sizes follow each image's orientation)."""
         picks = random.Random(seed).sample(range(len(self)), min(count, len(self)))
         return [self[i][0] for i in picks]
+
+
+def open_val2017(data_dir: Path, preprocess) -> CocoKeypoints:
+    """The DATASETS opener: ``data_dir`` holds val2017/ and annotations/person_keypoints_val2017.json."""
+    return CocoKeypoints(data_dir, preprocess)

@@ -111,7 +111,7 @@ class LibriSpeech:
         utterance = self.utterances[i]
         return self.preprocess(read_audio(utterance.audio_path)), normalize_transcript(utterance.transcript)
 
-    def references(self) -> list[str]:
+    def transcripts(self) -> list[str]:
         return [normalize_transcript(u.transcript) for u in self.utterances]
 
     def sample_ids(self) -> list[str]:
@@ -129,3 +129,8 @@ class LibriSpeech:
         """A seeded random sample of ``count`` preprocessed utterances (their lengths differ)."""
         picks = random.Random(seed).sample(range(len(self)), min(count, len(self)))
         return [self[i][0] for i in picks]
+
+
+def open_test_clean(data_dir: Path, preprocess) -> LibriSpeech:
+    """The DATASETS opener: ``data_dir`` is the LibriSpeech directory under --data-root."""
+    return LibriSpeech(data_dir, preprocess)

@@ -150,6 +150,8 @@ def training_patches(count: int, size: int, seed: int) -> list[np.ndarray]:
 class SrPhotos:
     """Map-style dataset of the eval crops: (preprocess(LR uint8 HxWx3), HR uint8 HxWx3)."""
 
+    scale = SCALE
+
     def __init__(self, preprocess=to_tensor, crops: list[Crop] | None = None):
         self.crops = eval_crops() if crops is None else crops
         self.preprocess = preprocess
@@ -158,14 +160,14 @@ class SrPhotos:
         return len(self.crops)
 
     def __getitem__(self, i):
-        hr = self.hr(i)
+        hr = self.hr_image(i)
         return self.preprocess(downscale(hr)), hr
 
-    def hr(self, i: int) -> np.ndarray:
+    def hr_image(self, i: int) -> np.ndarray:
         return hr_pixels(self.crops[i])
 
     def lr(self, i: int) -> np.ndarray:
-        return downscale(self.hr(i))
+        return downscale(self.hr_image(i))
 
     def bicubic(self, i: int) -> np.ndarray:
         return bicubic_upscale(self.lr(i))
@@ -177,7 +179,7 @@ class SrPhotos:
         """Identifies the scored crops by id and HR pixels, for caching FP32 results."""
         digest = hashlib.sha256()
         for i, crop in enumerate(self.crops):
-            digest.update(crop.id.encode() + b"\0" + self.hr(i).tobytes())
+            digest.update(crop.id.encode() + b"\0" + self.hr_image(i).tobytes())
         return digest.hexdigest()
 
     def calibration_images(self, count: int, seed: int) -> list:

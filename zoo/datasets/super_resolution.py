@@ -197,3 +197,15 @@ class SuperResolutionSet:
         """A seeded random sample of ``count`` preprocessed LR inputs (sizes differ per image)."""
         picks = random.Random(seed).sample(range(len(self)), min(count, len(self)))
         return [self[i][0] for i in picks]
+
+
+def open_set5(data_dir: Path, preprocess) -> SuperResolutionSet:
+    return SuperResolutionSet(data_dir, preprocess, benchmark="Set5")
+
+
+def open_set14(data_dir: Path, preprocess) -> SuperResolutionSet:
+    return SuperResolutionSet(data_dir, preprocess, benchmark="Set14")
+
+
+def open_bsd100(data_dir: Path, preprocess) -> SuperResolutionSet:
+    return SuperResolutionSet(data_dir, preprocess, benchmark="BSD100")

@@ -399,6 +399,35 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+# the tree the embedded cases evaluate: generated once per checkout into the cache, then reused
+EMBEDDED_IMAGES, EMBEDDED_SEED = 200, 0
+CACHE = Path(__file__).resolve().parents[2] / ".zoo-cache" / "datasets"
+
+
+def embedded_tree(cache: Path = CACHE) -> Path:
+    """The embedded synthetic VOC root (holding VOC2007/ and VOC2012/), generated on first use.
+
+    Generation writes to a temporary sibling and renames it, under a lock, so concurrent xdist
+    workers neither clash nor see a half-written tree.
+    """
+    import fcntl
+    import shutil
+
+    height, width = IMAGE_SIZE
+    root = cache / f"synthetic_voc-{EMBEDDED_IMAGES}-seed{EMBEDDED_SEED}-{height}x{width}"
+    if root.is_dir():
+        return root
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not root.is_dir():
+            partial = cache / f"{root.name}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            generate(partial, EMBEDDED_IMAGES, EMBEDDED_SEED)
+            partial.rename(root)
+    return root
+
+
 # ---- command line ---------------------------------------------------------------------------------------------------
 
 def _size(text: str) -> tuple[int, int]:

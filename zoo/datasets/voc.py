@@ -139,3 +139,115 @@ class VocSegmentation(_VocSplit):
     def __getitem__(self, i) -> tuple[Image.Image, np.ndarray]:
         image_id = self.image_ids[i]
         return self.image(image_id), read_mask(self.root / "SegmentationClass" / f"{image_id}.png")
+
+
+# ---- the pipeline's view: preprocessed inputs per id, ground truth through accessors -------------------------------
+
+def _names_and_sizes_digest(paths) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{path.parent.name}/{path.name}:{path.stat().st_size}\n".encode())
+    return digest.hexdigest()
+
+
+class _PipelineSet:
+    """Calibration images come from ``calibration_split`` (a training split), never from the evaluated one."""
+
+    def __init__(self, split: _VocSplit, preprocess, calibration_split: str):
+        self.split, self.preprocess, self.calibration_split = split, preprocess, calibration_split
+
+    def __len__(self):
+        return len(self.split)
+
+    def sample_ids(self) -> list[str]:
+        return list(self.split.image_ids)
+
+    def image_paths(self, ids=None) -> list[Path]:
+        return [self.split.root / "JPEGImages" / f"{i}.jpg" for i in (self.split.image_ids if ids is None else ids)]
+
+    def calibration_images(self, count: int, seed: int) -> list:
+        import random
+
+        ids = read_ids(self.split.root, self.calibration_split)
+        picks = sorted(random.Random(seed).sample(ids, min(count, len(ids))))
+        return [self._input(self.split.image(i), i) for i in picks]
+
+    def _input(self, image: Image.Image, image_id: str):
+        return self.preprocess(image)
+
+
+class VocDetectionSet(_PipelineSet):
+    """(preprocessed image, index) per id of VOC2007 test; boxes, difficult flags and sizes by accessor."""
+
+    def __init__(self, root: Path, preprocess, split_file: str = "ImageSets/Main/test.txt",
+                 calibration_split: str = "ImageSets/Main/trainval.txt"):
+        super().__init__(VocDetection(root, split_file), preprocess, calibration_split)
+
+    def __getitem__(self, i):
+        return self.preprocess(self.split.image(self.split.image_ids[i])), i
+
+    def ground_truths(self) -> list:
+        from zoo.metrics.detection import ImageGroundTruth
+
+        root = self.split.root / "Annotations"
+        return [ImageGroundTruth(*objects_as_arrays(read_annotation(root / f"{i}.xml"))) for i in self.split.image_ids]
+
+    def image_sizes(self) -> list[tuple[int, int]]:
+        """(width, height) per image, read from the JPEG headers."""
+        sizes = []
+        for path in self.image_paths():
+            with Image.open(path) as image:
+                sizes.append(image.size)
+        return sizes
+
+    def fingerprint(self) -> str:
+        ids = self.split.image_ids
+        return _names_and_sizes_digest(self.image_paths() + [self.split.root / "Annotations" / f"{i}.xml" for i in ids])
+
+
+class VocSegmentationSet(_PipelineSet):
+    """(preprocessed image, index) per id of VOC2012 Segmentation val. ``preprocess(image, mask)`` returns the
+    model input and the mask it is scored against (a crop or resize must treat both alike)."""
+
+    def __init__(self, root: Path, preprocess, split_file: str = "ImageSets/Segmentation/val.txt",
+                 calibration_split: str = "ImageSets/Segmentation/train.txt"):
+        super().__init__(VocSegmentation(root, split_file), preprocess, calibration_split)
+
+    def __getitem__(self, i):
+        image, mask = self.split[i]
+        return self.preprocess(image, mask)[0], i
+
+    def _input(self, image: Image.Image, image_id: str):
+        return self.preprocess(image, np.zeros(image.size[::-1], dtype=np.uint8))[0]
+
+    def target_mask(self, i: int) -> np.ndarray:
+        """The mask image ``i`` is scored against (one at a time: VOC val masks at full size are large)."""
+        image, mask = self.split[i]
+        return self.preprocess(image, mask)[1]
+
+    def fingerprint(self) -> str:
+        ids = self.split.image_ids
+        masks = [self.split.root / "SegmentationClass" / f"{i}.png" for i in ids]
+        return _names_and_sizes_digest(self.image_paths() + masks)
+
+
+def open_voc2007_test(data_dir: Path, preprocess) -> VocDetectionSet:
+    return VocDetectionSet(data_dir, preprocess)
+
+
+def open_voc2012_val(data_dir: Path, preprocess) -> VocSegmentationSet:
+    return VocSegmentationSet(data_dir, preprocess)
+
+
+def open_synthetic_voc2007_test(_data_dir, preprocess) -> VocDetectionSet:
+    from zoo.datasets.synthetic_voc import embedded_tree
+
+    return VocDetectionSet(embedded_tree() / "VOC2007", preprocess)
+
+
+def open_synthetic_voc2012_val(_data_dir, preprocess) -> VocSegmentationSet:
+    from zoo.datasets.synthetic_voc import embedded_tree
+
+    return VocSegmentationSet(embedded_tree() / "VOC2012", preprocess)

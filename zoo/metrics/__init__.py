@@ -24,12 +24,15 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("map_voc", "%", description="VOC all-point mAP (area under precision envelope) at IoU>0.5"),
         MetricInfo("miou", "%", description="mean IoU from the dataset confusion matrix, 255 ignored"),
         MetricInfo("pixel_acc", "%", description="pixel accuracy over non-ignored pixels"),
+        MetricInfo("agreement_pixels", "%", description="pixels whose quantized class equals FP32's (mean over images)"),
         # fractions in [0, 1] as COCOeval and the seed report them
         MetricInfo("kp_ap", "", description="COCO keypoint AP@[.5:.95] (OKS)"),
         MetricInfo("kp_ar", "", description="COCO keypoint AR@[.5:.95] (OKS)"),
         MetricInfo("psnr_y", "dB", description="PSNR on BT.601 Y, borders shaved by the scale"),
         MetricInfo("ssim_y", "", description="SSIM on BT.601 Y (11x11 Gaussian, sigma 1.5), borders shaved"),
         MetricInfo("wer", "%", higher_is_better=False, description="corpus WER: word edits / reference words"),
+        MetricInfo("wer_vs_fp32", "%", higher_is_better=False,
+                   description="corpus WER of the quantized transcripts against the FP32 transcripts"),
     )
 }
 

@@ -148,9 +148,8 @@ def coco_results(peaks: Sequence[np.ndarray], image_ids: Sequence[int]) -> list[
     score, the mean peak probability."""
     if len(peaks) != len(image_ids):
         raise ValueError(f"{len(peaks)} peak arrays for {len(image_ids)} image ids")
-    return [{"image_id": int(image_id), "category_id": 1,
-             "keypoints": [round(float(v), 3) for v in np.asarray(p, dtype=np.float64).ravel()],
-             "score": round(person_score(np.asarray(p)[:, 2]), 6)}
+    return [{"image_id": int(image_id), "category_id": 1, "keypoints": np.asarray(p, dtype=np.float64).ravel().tolist(),
+             "score": person_score(np.asarray(p)[:, 2])}
             for p, image_id in zip(peaks, image_ids, strict=True)]
 
 
@@ -159,6 +158,7 @@ def decode(logits: np.ndarray | torch.Tensor, image_ids: Sequence[int]) -> list[
     return coco_results(list(heatmap_peaks(logits)), image_ids)
 
 
-def peaks_per_sample(outputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
-    """The pipeline's per-batch reduction: keep each image's [17, 3] peaks instead of its heatmaps."""
-    return list(heatmap_peaks(outputs[0]))
+def people_per_image(outputs: tuple[np.ndarray, ...], _targets=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A ModelSpec ``reduce`` in zoo/tasks/pose.py's format: per image, its one person's keypoints [1, 51]
+    (x, y, peak probability per keypoint) and score [1]; the same numbers as ``decode``."""
+    return [(p.reshape(1, -1).astype(np.float64), np.array([person_score(p[:, 2])])) for p in heatmap_peaks(outputs[0])]

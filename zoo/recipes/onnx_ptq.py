@@ -47,9 +47,14 @@ class OnnxQuantized:
 
     def run(self, images, batch_size: int = 8) -> np.ndarray:
         """Logits of the simulated quantized model for a batch in the ONNX model's input layout."""
+        return self.run_all(images, batch_size)[0]
+
+    def run_all(self, images, batch_size: int = 8) -> list[np.ndarray]:
+        """Every output of the simulated quantized model, batch axis first."""
         images = as_batch(images)
-        return np.concatenate([self.sim.session.run(None, {self.input_name: images[i:i + batch_size]})[0]
-                               for i in range(0, len(images), batch_size)])
+        chunks = [self.sim.session.run(None, {self.input_name: images[i:i + batch_size]})
+                  for i in range(0, len(images), batch_size)]
+        return [np.concatenate(outputs) for outputs in zip(*chunks)]
 
     @property
     def qdq_model(self):
@@ -88,9 +93,10 @@ def backend() -> str:
 
 
 # ----------------------------------------------------------------------------- Keras -> ONNX
-def keras_to_onnx(keras_model, input_size: int, nchw: bool = True):
+def keras_to_onnx(keras_model, input_size: int | None, nchw: bool = True):
     """Export a Keras image model to ONNX ready for aimet-onnx; returns an ``onnx.ModelProto``.
 
+    ``input_size`` None leaves height and width dynamic (fully convolutional models such as SR).
     ``nchw=True`` makes the ONNX input NCHW (as the suite's torch preprocessing produces); the
     Keras model itself stays NHWC. BatchNorms are folded by onnxruntime's basic optimisation and
     Clip bounds become Constant nodes so aimet-onnx's CLE recognises ReLU6.

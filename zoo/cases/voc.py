@@ -1,0 +1,61 @@
+"""PyTorch VOC cases: MobileNetV2-SSD-Lite (VOC2007 test mAP) and DeepLabV3+ (VOC2012 val mIoU)."""
+from __future__ import annotations
+
+from zoo.cases import REGISTRY, SEED
+from zoo.registry import Case, Checkpoint, Recipe
+
+DETERMINISTIC = Checkpoint(location="deterministic", note="seeded init + BN statistics recalibrated on real images")
+
+# ----------------------------------------------------------------- MobileNetV2-SSD-Lite
+# AIMET zoo SSD-Lite docs: CLE + AdaRound, tf_enhanced, W8A8 (per-tensor weights, the zoo's default config)
+SSD_LITE_RECIPE = Recipe(
+    name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced", per_channel=False,
+    calibration_images=500, calibration_batch_size=32, adaround_batches=16, adaround_iterations=10000,
+)
+REGISTRY.add(Case(
+    id="pt_ssd_mobilenet_v2_lite.w8a8.voc2007", framework="torch", task="detection",
+    model="ssd_mobilenet_v2_lite", dataset="voc2007", metric="map_voc07", tier="published",
+    checkpoint=Checkpoint(
+        location="checkpoint_root", filename="mb2-ssd-lite-mp-0_686.pth",
+        origin="qfgaohao/pytorch-ssd README (mb2-ssd-lite-mp-0_686.pth); the source publishes no hash, so the "
+               "row records the file's sha256"),
+    recipe=SSD_LITE_RECIPE, source="qfgaohao/pytorch-ssd", seed_row=f"{SEED}: PyTorch / MobileNetV2-SSD-Lite",
+    tags=("gpu", "slow"),
+))
+REGISTRY.add(Case(
+    id="pt_ssd_mobilenet_v2_lite.w8a8.synthetic_voc2007", framework="torch", task="detection",
+    model="ssd_mobilenet_v2_lite", dataset="synthetic_voc2007", metric="sqnr_db", tier="embedded",
+    checkpoint=DETERMINISTIC,
+    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced",
+                  per_channel=False, calibration_images=16, calibration_batch_size=8, adaround_batches=1,
+                  adaround_iterations=10),
+    source="qfgaohao/pytorch-ssd (architecture only)", seed_row=f"{SEED}: PyTorch / MobileNetV2-SSD-Lite",
+    tags=("smoke",), batch_size=8, eval_samples=8,
+))
+
+# ----------------------------------------------------------------- DeepLabV3+ (MobileNetV2 backbone)
+# AIMET zoo DeepLabV3 docs: CLE, BN fold, AdaRound, W8A8
+DEEPLAB_RECIPE = Recipe(
+    name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced", per_channel=False,
+    calibration_images=500, calibration_batch_size=16, adaround_batches=16, adaround_iterations=10000,
+)
+REGISTRY.add(Case(
+    id="pt_deeplabv3plus_mobilenet.w8a8.voc2012", framework="torch", task="segmentation",
+    model="deeplab_v3plus_mobilenet", dataset="voc2012", metric="miou", tier="published",
+    checkpoint=Checkpoint(
+        location="checkpoint_root", filename="deeplab-mobilenet.pth.tar",
+        origin="jfzhang95/pytorch-deeplab-xception README (MobileNet backbone, Google Drive); the source publishes "
+               "no hash, so the row records the file's sha256"),
+    recipe=DEEPLAB_RECIPE, source="jfzhang95/pytorch-deeplab-xception", seed_row=f"{SEED}: PyTorch / DeepLabV3+",
+    tags=("gpu", "slow"), batch_size=8,
+))
+REGISTRY.add(Case(
+    id="pt_deeplabv3plus_mobilenet.w8a8.synthetic_voc2012", framework="torch", task="segmentation",
+    model="deeplab_v3plus_mobilenet_257", dataset="synthetic_voc2012", metric="sqnr_db", tier="embedded",
+    checkpoint=DETERMINISTIC,
+    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced",
+                  per_channel=False, calibration_images=8, calibration_batch_size=4, adaround_batches=1,
+                  adaround_iterations=10),
+    source="jfzhang95/pytorch-deeplab-xception (architecture only)", seed_row=f"{SEED}: PyTorch / DeepLabV3+",
+    tags=("smoke",), batch_size=4, eval_samples=4,
+))

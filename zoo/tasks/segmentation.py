@@ -1,0 +1,30 @@
+"""Semantic segmentation on VOC: mIoU and pixel accuracy from dataset-level confusion matrices.
+
+Each sample's prediction is the argmax class mask (uint8) at the scored mask's size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from zoo.metrics.segmentation import ConfusionMatrix
+from zoo.tasks import Predictions, Scores, raw_fidelity
+
+VOC_CLASSES_WITH_BACKGROUND = 21
+
+
+def score(dataset, fp32: Predictions, quantized: Predictions) -> Scores:
+    matrices = {"fp32": ConfusionMatrix(VOC_CLASSES_WITH_BACKGROUND), "quantized": ConfusionMatrix(VOC_CLASSES_WITH_BACKGROUND)}
+    agreement = []
+    for i, ((reference,), (test,)) in enumerate(zip(fp32.samples, quantized.samples)):
+        target = dataset.target_mask(i)
+        matrices["fp32"].update(reference, target)
+        matrices["quantized"].update(test, target)
+        agreement.append(100.0 * float(np.mean(reference == test)))
+    metrics = {side: {"miou": m.miou(), "pixel_acc": m.pixel_accuracy()} for side, m in matrices.items()}
+    metrics["quantized"].update(agreement_pixels=float(np.mean(agreement)), **raw_fidelity(fp32, quantized))
+    return Scores(metrics["fp32"], metrics["quantized"], {"quantized.agreement_pixels": np.array(agreement)})
+
+
+def argmax_masks(outputs: tuple[np.ndarray, ...]) -> list[tuple[np.ndarray]]:
+    """The model spec reduction for segmentation logits [B, C, H, W]: one uint8 class mask per sample."""
+    return [(mask,) for mask in outputs[0].argmax(axis=1).astype(np.uint8)]
