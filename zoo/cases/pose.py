@@ -18,3 +18,27 @@ REGISTRY.add(Case(
     source="AIMET model zoo (based on CMU OpenPose)", seed_row=f"{SEED}: PyTorch / Pose Estimation",
     tags=("gpu", "slow"), batch_size=1,
 ))
+
+# The full architecture with seeded weights on a few synthetic figures: fidelity only (random heatmaps
+# decode to few or no people, so AP is recorded, not gated)
+REGISTRY.add(Case(
+    id="pt_pose_estimation.w8a8.synthetic_pose", framework="torch", task="pose", model="pose_estimation",
+    dataset="synthetic_pose", metric="sqnr_db", tier="embedded",
+    checkpoint=Checkpoint(location="deterministic", note="seeded init + BN statistics recalibrated on real images"),
+    recipe=Recipe(name="w8a8", techniques=(), quant_scheme="tf_enhanced", per_channel=False,
+                  calibration_images=4, calibration_batch_size=4),
+    source="AIMET model zoo pose estimation (architecture only)", seed_row=f"{SEED}: PyTorch / Pose Estimation",
+    tags=("smoke",), batch_size=4, eval_samples=4,
+))
+# A small heatmap network trained by fixtures/pose/train_tiny_pose.py, scored by pycocotools
+REGISTRY.add(Case(
+    id="pt_pose_tiny.w8a8.synthetic_pose", framework="torch", task="pose", model="pose_tiny",
+    dataset="synthetic_pose", metric="kp_ap", tier="embedded",
+    checkpoint=Checkpoint(location="fixture", filename="pose/pose_tiny.pth",
+                          sha256="4c8cfa4ee922ef33d2cdb89415195fd0ccacf5b6988d210516c901851032dc95",
+                          origin="fixtures/pose/train_tiny_pose.py (see fixtures/pose/models.json)"),
+    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle"), quant_scheme="tf_enhanced", per_channel=False,
+                  calibration_images=64, calibration_batch_size=16),
+    source="Simple-Baselines-style heatmap net, trained by this project", seed_row=f"{SEED}: PyTorch / Pose Estimation",
+    batch_size=16,
+))

@@ -41,17 +41,18 @@ DATASETS: dict[str, DatasetSpec] = {
                                           "ImageSets/Segmentation/val.txt)")),
         DatasetSpec("synthetic_voc2007", "zoo.datasets.voc:open_synthetic_voc2007_test", "synthetic_voc"),
         DatasetSpec("synthetic_voc2012", "zoo.datasets.voc:open_synthetic_voc2012_val", "synthetic_voc"),
-        DatasetSpec("set5", "zoo.datasets.super_resolution:open_set5", "sr", ("Set5", "Set5 HR images (Set5/HR/*.png "
-                    "or the SelfExSR layout Set5/image_SRF_4/*_HR.png)")),
-        DatasetSpec("set14", "zoo.datasets.super_resolution:open_set14", "sr", ("Set14", "Set14 HR images (Set14/HR/*.png "
-                    "or the SelfExSR layout Set14/image_SRF_4/*_HR.png)")),
+        DatasetSpec("set5", "zoo.datasets.super_resolution:open_set5", "sr",
+                    ("Set5", "Set5 in the SelfExSR layout (Set5/image_SRF_4/*_HR.png and *_LR.png)")),
+        DatasetSpec("set14", "zoo.datasets.super_resolution:open_set14", "sr",
+                    ("Set14", "Set14 in the SelfExSR layout (Set14/image_SRF_4/*_HR.png and *_LR.png)")),
         DatasetSpec("bsd100", "zoo.datasets.super_resolution:open_bsd100", "sr", ("BSD100", "BSD100 HR images "
                     "(BSD100/HR/*.png or the SelfExSR layout BSD100/image_SRF_4/*_HR.png)")),
         DatasetSpec("sr_photos", "zoo.datasets.sr_photos:open_sr_photos", "sr_photos"),
         DatasetSpec("librispeech", "zoo.datasets.librispeech:open_test_clean", "librispeech",
                     ("LibriSpeech", "LibriSpeech/test-clean/<speaker>/<chapter>/*.flac with *.trans.txt")),
-        DatasetSpec("coco_keypoints", "zoo.datasets.coco_keypoints:open_val2017", "coco",
-                    ("coco", "COCO val2017 as coco/val2017/*.jpg with coco/annotations/person_keypoints_val2017.json")),
+        DatasetSpec("coco_keypoints", "zoo.datasets.coco_keypoints:open_val2014", "coco",
+                    ("coco", "COCO val2014 as coco/val2014/*.jpg with coco/annotations/person_keypoints_val2014.json")),
+        DatasetSpec("synthetic_pose", "zoo.datasets.synthetic_pose:open_synthetic_pose", "synthetic_pose"),
         DatasetSpec("speech_fixture", "zoo.datasets.speech_fixture:open_speech_fixture", "speech_fixture"),
     )
 }

@@ -199,12 +199,13 @@ class SuperResolutionSet:
         return [self[i][0] for i in picks]
 
 
+# the AIMET zoo's SRGAN evaluation reads the zips' LR files for Set5 / Set14 and makes BSD100's LR itself
 def open_set5(data_dir: Path, preprocess) -> SuperResolutionSet:
-    return SuperResolutionSet(data_dir, preprocess, benchmark="Set5")
+    return SuperResolutionSet(data_dir, preprocess, benchmark="Set5", lr_source="files")
 
 
 def open_set14(data_dir: Path, preprocess) -> SuperResolutionSet:
-    return SuperResolutionSet(data_dir, preprocess, benchmark="Set14")
+    return SuperResolutionSet(data_dir, preprocess, benchmark="Set14", lr_source="files")
 
 
 def open_bsd100(data_dir: Path, preprocess) -> SuperResolutionSet:

@@ -222,6 +222,24 @@ def _pose_decode(outputs, images):
             for h, p, image in zip(heatmaps, pafs, images)]
 
 
+def _pose_tiny(checkpoint):
+    from zoo.models.pose_tiny import build_pose_tiny
+
+    return build_pose_tiny(checkpoint)
+
+
+def _pose_tiny_preprocess(image):
+    from zoo.models.pose_tiny import preprocess
+
+    return preprocess(image)
+
+
+def _pose_tiny_decode(outputs, targets):
+    from zoo.models.pose_tiny import people_per_image
+
+    return people_per_image(outputs, targets)
+
+
 def _mobilenet_v2(checkpoint):
     from zoo.checkpoints import load_state_dict, load_strict
     from zoo.models.mobilenet_v2 import MobileNetV2
@@ -263,6 +281,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("keras_srgan_photos", _keras_srgan, _lr_uint8_to_0_255, 0, _rgb255_nhwc_to_uint8),
         # AIMET zoo PyTorch pose estimation (OpenPose-style): resize to 496x384 (or 384x496), stride 8
         ModelSpec("pose_estimation", _pose, _pose_preprocess, 0, _pose_decode),
+        # the embedded tier's single-person heatmap net (fixtures/pose): 128x96 input, 17 heatmaps at stride 4
+        ModelSpec("pose_tiny", _pose_tiny, _pose_tiny_preprocess, 0, _pose_tiny_decode),
         # ReLU variant of the AIMET zoo. tonylins README: Resize(int(224 / 0.875)) + CenterCrop(224), bilinear, ImageNet mean/std
         ModelSpec("mobilenet_v2", _mobilenet_v2, Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD)),
     )
