@@ -27,9 +27,13 @@ LITE0 = "pt_efficientnet_lite0.w8a8.photos"
 
 
 def wall(command: list[str], cwd: Path = REPO) -> float:
+    """Seconds the command took; a failing command stops the benchmark with the end of its output."""
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    done = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} (in {cwd}) exited {done.returncode}:\n{done.stdout[-3000:]}")
+    return seconds
 
 
 def committed_checkout() -> Path:

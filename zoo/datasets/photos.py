@@ -26,6 +26,16 @@ def _package_dir(package: str) -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
+def wheel_file(package: str, file: str, owner: str, readme: str) -> Path:
+    """A data file inside an installed wheel; a missing one names the module that wants it and the README
+    that records the versions the fixture was made with."""
+    path = _package_dir(package) / file
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {file!r}, used by {owner}, is missing from the installed {package} wheel; "
+                                f"pin the version {readme} names")
+    return path
+
+
 def _photo(raw: dict) -> Photo:
     path = _package_dir(raw["package"]) / raw["file"]
     if not path.is_file():

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from zoo.datasets.photos import _package_dir
+from zoo.datasets.photos import wheel_file
 from zoo.metrics.image_quality import rgb_to_y
 
 SCALE = 4
@@ -72,11 +72,7 @@ class Crop:
 
 def source_path(name: str) -> Path:
     package, file, _ = SOURCES[name]
-    path = _package_dir(package) / file
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: photo {name!r} of zoo/datasets/sr_photos.py is missing from the installed "
-                                f"{package} wheel; pin the version fixtures/sr/README.md names")
-    return path
+    return wheel_file(package, file, "zoo/datasets/sr_photos.py", "fixtures/sr/README.md")
 
 
 @lru_cache(maxsize=None)

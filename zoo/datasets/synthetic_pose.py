@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from zoo.datasets.coco_keypoints import CocoImage, annotation_path
-from zoo.datasets.synthetic_voc import _background, _crop, _fill
+from zoo.datasets.synthetic_voc import _background, _crop, _fill, height_by_width
 
 # COCO's person category (person_keypoints_val2017.json): keypoint order and 1-based skeleton
 KEYPOINT_NAMES = (
@@ -527,21 +527,13 @@ def open_synthetic_pose(_data_dir, preprocess) -> SyntheticPoseSet:
 
 # ---- command line ---------------------------------------------------------------------------------------------------
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected HEIGHTxWIDTH, e.g. 128x96") from None
-    return height, width
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m zoo.datasets.synthetic_pose", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="directory that receives <split>/ and annotations/")
     parser.add_argument("--images", type=int, default=EVAL_IMAGES, help=f"number of images (default {EVAL_IMAGES})")
     parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"seed (default {EVAL_SEED}, the held-out set)")
     parser.add_argument("--split", default=SPLIT, help=f"split name in the file names (default {SPLIT})")
-    parser.add_argument("--size", type=_size, default=IMAGE_SIZE, metavar="HxW",
+    parser.add_argument("--size", type=height_by_width, default=IMAGE_SIZE, metavar="HxW",
                         help=f"image height x width (default {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]})")
     args = parser.parse_args(argv)
     start = time.perf_counter()

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from zoo.datasets.photos import _package_dir
+from zoo.datasets.photos import wheel_file
 from zoo.datasets.voc import IGNORE_INDEX, VOC_CLASSES
 
 IMAGE_SIZE = (150, 200)  # (H, W): VOC's typical 375 x 500 at 0.4 scale
@@ -95,11 +95,7 @@ class Sample:
 
 def _source_path(name: str) -> Path:
     package, file = SOURCES[name]
-    path = _package_dir(package) / file
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: source image {name!r} of zoo/datasets/synthetic_voc.py is missing from the "
-                                f"installed {package} wheel; pin the version fixtures/voc/README.md names")
-    return path
+    return wheel_file(package, file, "zoo/datasets/synthetic_voc.py", "fixtures/voc/README.md")
 
 
 @lru_cache(maxsize=None)
@@ -430,7 +426,8 @@ def embedded_tree(cache: Path = CACHE) -> Path:
 
 # ---- command line ---------------------------------------------------------------------------------------------------
 
-def _size(text: str) -> tuple[int, int]:
+def height_by_width(text: str) -> tuple[int, int]:
+    """argparse type for ``--size HxW``."""
     try:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -443,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="directory that receives VOC2007/ and VOC2012/")
     parser.add_argument("--images", type=int, default=200, help="number of images (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument("--size", type=_size, default=IMAGE_SIZE, metavar="HxW",
+    parser.add_argument("--size", type=height_by_width, default=IMAGE_SIZE, metavar="HxW",
                         help=f"image height x width (default {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]})")
     args = parser.parse_args(argv)
     start = time.perf_counter()
