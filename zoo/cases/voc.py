@@ -26,8 +26,10 @@ REGISTRY.add(Case(
     id="pt_ssd_mobilenet_v2_lite.w8a8.synthetic_voc2007", framework="torch", task="detection",
     model="ssd_mobilenet_v2_lite", dataset="synthetic_voc2007", metric="sqnr_db", tier="embedded",
     checkpoint=DETERMINISTIC,
+    # AdaRound samples each layer's activations by running the network on its batch: one batch of 2
+    # images keeps that to minutes on 2 CPU cores
     recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced",
-                  per_channel=False, calibration_images=16, calibration_batch_size=8, adaround_batches=1,
+                  per_channel=False, calibration_images=16, calibration_batch_size=2, adaround_batches=1,
                   adaround_iterations=10),
     source="qfgaohao/pytorch-ssd (architecture only)", seed_row=f"{SEED}: PyTorch / MobileNetV2-SSD-Lite",
     tags=("smoke",), batch_size=8, eval_samples=8,
@@ -54,7 +56,7 @@ REGISTRY.add(Case(
     model="deeplab_v3plus_mobilenet_257", dataset="synthetic_voc2012", metric="sqnr_db", tier="embedded",
     checkpoint=DETERMINISTIC,
     recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced",
-                  per_channel=False, calibration_images=8, calibration_batch_size=4, adaround_batches=1,
+                  per_channel=False, calibration_images=8, calibration_batch_size=2, adaround_batches=1,
                   adaround_iterations=10),
     source="jfzhang95/pytorch-deeplab-xception (architecture only)", seed_row=f"{SEED}: PyTorch / DeepLabV3+",
     tags=("smoke",), batch_size=4, eval_samples=4,
