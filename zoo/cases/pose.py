@@ -7,7 +7,7 @@ from zoo.registry import Case, Checkpoint, Recipe
 # AIMET zoo PoseEstimation.md (PyTorch): post-training W8A8, tf_enhanced. Images keep their orientation,
 # so inputs are 496x384 or 384x496: calibration and evaluation run in batches of one.
 REGISTRY.add(Case(
-    id="pt_pose_estimation.w8a8.coco", framework="torch", task="pose", model="pose_estimation",
+    id="pt_pose_estimation.w8a8.coco_keypoints", framework="torch", task="pose", model="pose_estimation",
     dataset="coco_keypoints", metric="kp_ap", tier="published",
     checkpoint=Checkpoint(
         location="checkpoint_root", filename="pe_weights.pth",
