@@ -4,8 +4,10 @@ The weights come from fixtures/voc/train_embedded.py; models.json records their 
 checks regenerate the synthetic VOC tree (the committed generator, 200 images, seed 0) and score a
 few test-split images with the trained and with untrained models.
 """
+import importlib.util
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -17,12 +19,22 @@ from zoo.datasets.synthetic_voc import generate
 from zoo.datasets.voc import VocDetection, VocSegmentation, objects_as_arrays
 from zoo.metrics.detection import ImageGroundTruth, mean_ap
 from zoo.metrics.segmentation import ConfusionMatrix
-from zoo.models.voc_tiny import (DEEPLAB_WEIGHTS, INPUT_SIZE, MODELS_JSON, SSD_WEIGHTS, TinyDeepLab, TinySSDLite,
-                                 build_tiny_deeplab, build_tiny_ssd_lite, preprocess_detection,
+from zoo.models.voc_tiny import (DEEPLAB_WEIGHTS, INPUT_SIZE, MODELS_JSON, SSD_WEIGHTS, VOC_FIXTURES, TinyDeepLab,
+                                 TinySSDLite, build_tiny_deeplab, build_tiny_ssd_lite, preprocess_detection,
                                  preprocess_segmentation, tiny_ssd_detections, tiny_ssd_priors)
 
 MAX_BYTES = 3 * 1024 * 1024
-SANITY_IMAGES = 12
+SANITY_IMAGES = 8  # an untrained SSD keeps ~200 boxes per class per image: NMS dominates the time
+TRAIN_SCRIPT = VOC_FIXTURES / "train_embedded.py"
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    spec = importlib.util.spec_from_file_location("train_embedded", TRAIN_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +126,23 @@ def test_trained_deeplab_beats_an_untrained_one(voc_root):
     trained = _deeplab_miou(build_tiny_deeplab(DEEPLAB_WEIGHTS), voc_root)
     untrained = _deeplab_miou(build_tiny_deeplab(None), voc_root)
     assert trained > untrained + 20.0, (trained, untrained)
+
+
+def test_prior_assignment_by_hand(train_script):
+    priors = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    boxes = torch.tensor([[0.0, 0.0, 0.4, 0.4], [0.6, 0.6, 1.0, 1.0]])  # IoU 0.64 with priors 0 and 1, 0.16 with 2
+    matched, labels = train_script.assign_priors(boxes, torch.tensor([3, 7]), priors)
+    assert labels.tolist() == [3, 7, 0] and torch.equal(matched[:2], boxes)
+    # best IoU 0.405 (prior 0) is under 0.5, but every ground truth claims its best prior
+    _, labels = train_script.assign_priors(torch.tensor([[0.0, 0.0, 0.9, 0.3]]), torch.tensor([5]), priors)
+    assert labels.tolist() == [5, 0, 0]
+    _, labels = train_script.assign_priors(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), priors)
+    assert labels.tolist() == [0, 0, 0]
+
+
+def test_hard_negative_mining_by_hand(train_script):
+    background_loss = torch.tensor([[0.1, 0.9, 0.5, 0.3, 0.7]])
+    labels = torch.tensor([[0, 1, 0, 0, 0]])
+    assert train_script.hard_negative_mining(background_loss, labels, 3).tolist() == [[False, True, True, True, True]]
+    assert train_script.hard_negative_mining(background_loss, labels, 1).tolist() == [[False, True, False, False, True]]
+    assert not train_script.hard_negative_mining(background_loss, torch.zeros_like(labels), 3).any()
