@@ -57,14 +57,45 @@ def _ssd_lite_preprocess(image):
     return preprocess(np.asarray(image.convert("RGB")))
 
 
-def _ssd_lite_decode(outputs, _targets):
-    """Per image: the source's Predictor output with boxes as fractions of the image (width = height = 1)."""
-    from zoo.models.ssd_lite import generate_priors, postprocess
+def _ssd_priors(name: str) -> torch.Tensor:
+    from zoo.models.ssd_lite import generate_priors
+    from zoo.models.voc_tiny import tiny_ssd_priors
 
-    priors = generate_priors()
+    return {"mobilenet_v2_ssd_lite": generate_priors, "tiny": tiny_ssd_priors}[name]()
+
+
+def _ssd_lite_decode(outputs, _targets, priors: str = "mobilenet_v2_ssd_lite"):
+    """Per image: the source's Predictor output with boxes as fractions of the image (width = height = 1)."""
+    from zoo.models.ssd_lite import postprocess
+
+    priors = _ssd_priors(priors)
     confidences, locations = (torch.from_numpy(o) for o in outputs)
     decoded = [postprocess(c, loc, 1, 1, priors) for c, loc in zip(confidences, locations)]
     return [(d.boxes, d.labels, d.scores) for d in decoded]
+
+
+def _ssd_lite_tiny(checkpoint):
+    from zoo.models.voc_tiny import build_tiny_ssd_lite
+
+    return build_tiny_ssd_lite(checkpoint)
+
+
+def _ssd_lite_tiny_preprocess(image):
+    from zoo.models.voc_tiny import preprocess_detection
+
+    return preprocess_detection(image)
+
+
+def _deeplab_tiny(checkpoint):
+    from zoo.models.voc_tiny import build_tiny_deeplab
+
+    return build_tiny_deeplab(checkpoint)
+
+
+def _deeplab_tiny_preprocess(image, mask):
+    from zoo.models.voc_tiny import preprocess_segmentation
+
+    return preprocess_segmentation(image, mask)
 
 
 def _deeplab(checkpoint):
@@ -283,6 +314,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("pose_estimation", _pose, _pose_preprocess, 0, _pose_decode),
         # the embedded tier's single-person heatmap net (fixtures/pose): 128x96 input, 17 heatmaps at stride 4
         ModelSpec("pose_tiny", _pose_tiny, _pose_tiny_preprocess, 0, _pose_tiny_decode),
+        # the embedded tier's small members of the two VOC families (fixtures/voc): 160x160 input
+        ModelSpec("ssd_lite_tiny", _ssd_lite_tiny, _ssd_lite_tiny_preprocess, 160,
+                  partial(_ssd_lite_decode, priors="tiny")),
+        ModelSpec("deeplab_tiny", _deeplab_tiny, _deeplab_tiny_preprocess, 160, _argmax_masks),
         # ReLU variant of the AIMET zoo. tonylins README: Resize(int(224 / 0.875)) + CenterCrop(224), bilinear, ImageNet mean/std
         ModelSpec("mobilenet_v2", _mobilenet_v2, Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD)),
     )
