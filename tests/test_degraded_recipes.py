@@ -13,6 +13,8 @@ from zoo.expected import gate
 from zoo.pipeline import measure
 
 DEGRADED_CASES = (
+    "pt_ssd_lite_tiny.w8a8.synthetic_voc2007",
+    "pt_deeplab_tiny.w8a8.synthetic_voc2012",
     "pt_msrresnet_tiny_x4.w8a8.sr_photos",
     "pt_pose_tiny.w8a8.synthetic_pose",
     "tf_efficientnet_lite0.w8a8.photos",

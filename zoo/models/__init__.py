@@ -50,11 +50,9 @@ def _ssd_lite(checkpoint):
 
 
 def _ssd_lite_preprocess(image):
-    import numpy as np
-
     from zoo.models.ssd_lite import preprocess
 
-    return preprocess(np.asarray(image.convert("RGB")))
+    return preprocess(image)
 
 
 def _ssd_priors(name: str) -> torch.Tensor:

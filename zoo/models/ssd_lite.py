@@ -184,14 +184,14 @@ def hard_nms(box_scores: torch.Tensor, iou_threshold: float = IOU_THRESHOLD, top
     return box_scores[picked]
 
 
-def preprocess(image: np.ndarray) -> torch.Tensor:
-    """RGB uint8 [H, W, 3] -> [3, 300, 300] float, data_preprocessing.PredictionTransform:
-    cv2.resize to 300x300 (uint8), subtract 127, divide by 128."""
-    image = np.asarray(image)
+def preprocess(image: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """RGB uint8 [H, W, 3] (or a PIL image) -> [3, size, size] float, data_preprocessing.PredictionTransform:
+    cv2.resize to size x size (uint8; the source's 300), subtract 127, divide by 128."""
+    image = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape} "
                          f"(convert with np.asarray(PIL.Image.open(path).convert('RGB')))")
-    resized = cv2_resize_linear(image, IMAGE_SIZE).astype(np.float32)
+    resized = cv2_resize_linear(image, size).astype(np.float32)
     return torch.from_numpy((resized - IMAGE_MEAN) / IMAGE_STD).permute(2, 0, 1).contiguous()
 
 

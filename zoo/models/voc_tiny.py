@@ -28,8 +28,9 @@ from torch import nn
 from zoo.metrics.detection import ImageDetections
 from zoo.models.deeplab import DeepLab, DeepLabSpec, normalize
 from zoo.models.mobilenet_v2 import InvertedResidual, conv_bn
-from zoo.models.ssd_lite import (BOXES_PER_LOCATION, IMAGE_MEAN, IMAGE_STD, NUM_CLASSES, MobileNetV2SSDLite, SSDSpec,
-                                 cv2_resize_linear, generate_priors, postprocess, separable_conv, to_image_detections)
+from zoo.models.ssd_lite import (BOXES_PER_LOCATION, NUM_CLASSES, MobileNetV2SSDLite, SSDSpec, generate_priors,
+                                 postprocess, separable_conv, to_image_detections)
+from zoo.models.ssd_lite import preprocess as ssd_preprocess
 
 INPUT_SIZE = 160
 VOC_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "voc"
@@ -103,11 +104,7 @@ def tiny_ssd_priors() -> torch.Tensor:
 
 def preprocess_detection(image: np.ndarray | Image.Image) -> torch.Tensor:
     """RGB uint8 [H, W, 3] (or a PIL image) -> [3, 160, 160]: the source's PredictionTransform at 160."""
-    image = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
-    resized = cv2_resize_linear(image, INPUT_SIZE).astype(np.float32)
-    return torch.from_numpy((resized - IMAGE_MEAN) / IMAGE_STD).permute(2, 0, 1).contiguous()
+    return ssd_preprocess(image, INPUT_SIZE)
 
 
 def tiny_ssd_detections(confidences: torch.Tensor, locations: torch.Tensor, width: int, height: int) -> ImageDetections:
