@@ -119,7 +119,7 @@ def test_calibration_uses_training_photos_only(dataset):
 def test_to_uint8_image_clamps_and_rounds():
     output = torch.tensor([-0.2, 0.0, 0.4 / 255, 1.4 / 255, 0.5, 1.0, 1.3]).reshape(1, 7, 1).expand(3, 7, 1)
     np.testing.assert_array_equal(to_uint8_image(output[None])[:, 0, 0], [0, 0, 0, 1, 128, 255, 255])
-    with pytest.raises(ValueError, match="one image"):
+    with pytest.raises(ValueError, match="one RGB output"):
         to_uint8_image(torch.zeros(2, 3, 4, 4))
 
 
