@@ -45,8 +45,11 @@ def committed_checkout() -> Path:
 
 def pytest_command(*args: str) -> list[str]:
     results = tempfile.mkdtemp(prefix="bench-results-")
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--fp32-cache", "off",
-            "--results-dir", results, *args]
+    # "--option=value": a bare path argument would take part in pytest's rootdir choice, and the rootdir
+    # /tmp (the common ancestor with the results directory) has no pyproject.toml, so the suite's
+    # options were unknown there (the exit status 4 of the first suite measurements)
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--fp32-cache=off",
+            f"--results-dir={results}", *args]
 
 
 def overhead() -> None:
