@@ -78,7 +78,7 @@ class SubsetView:
     def __getattr__(self, name):
         if name in self.LIST_ACCESSORS:
             everything = getattr(self.dataset, name)
-            return lambda: [item for k, item in enumerate(everything()) if k in set(self.indices)]
+            return lambda: [items[i] for items in [everything()] for i in self.indices]
         if name in self.INDEX_ACCESSORS:
             accessor = getattr(self.dataset, name)
             return lambda i: accessor(self.indices[i])

@@ -163,12 +163,10 @@ def _spectrogram(samples):
 
 def _greedy_transcripts(outputs, _targets):
     """Per utterance: the greedy CTC transcript (DeepSpeech2 labels) as UTF-8 bytes."""
-    from zoo.metrics.speech import greedy_ctc_decode
-    from zoo.models.deepspeech2 import BLANK, DEEPSPEECH_LABELS
+    from zoo.models.deepspeech2 import DEEPSPEECH_LABELS, greedy_decode
     from zoo.tasks.speech import transcript_bytes
 
-    blank = DEEPSPEECH_LABELS.index(BLANK)
-    return [(transcript_bytes(greedy_ctc_decode(logits, DEEPSPEECH_LABELS, blank)),) for logits in outputs[0]]
+    return [(transcript_bytes(text),) for text in greedy_decode(torch.from_numpy(outputs[0]), DEEPSPEECH_LABELS)]
 
 
 def _keras_resnet50_slim(checkpoint):
