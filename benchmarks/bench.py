@@ -9,7 +9,7 @@ Parts:
   throughput  FP32 vs quantized eval img/s on one loader, and loader img/s vs model img/s
   suite       default suite wall time with -n 1 vs -n 2 (target >= 1.7x; total target <= 10 min)
   cache       FP32 evaluation vs the FP32 cache hit that replaces it when only AIMET changes
-  gpu         FP32 and W8A8 quantsim img/s for EfficientNet-lite0 at 224 px on synthetic input
+  gpu         FP32 and W8A8 quantsim img/s of published-size architectures on synthetic input (--gpu-models)
 """
 from __future__ import annotations
 
@@ -127,15 +127,33 @@ def cache() -> None:
           f"{miss.measurement.samples} images; on ImageNet the saving is the whole FP32 pass (50000 images)")
 
 
-def gpu(device: str, batch: int, batches: int) -> None:
+# Published-size PyTorch architectures of the zoo and their evaluation input shapes (C, H, W); weights are
+# random (no checkpoints on a lent machine), which does not change the cost of a forward pass
+GPU_MODELS = {
+    "efficientnet_lite0": (3, 224, 224),
+    "mobilenet_v2": (3, 224, 224),
+    "ssd_mobilenet_v2_lite": (3, 300, 300),
+    "deeplab_v3plus_mobilenet": (3, 513, 513),
+    "msrresnet_x4": (3, 128, 128),
+}
+
+
+def gpu(device: str, batch: int, batches: int, models: list[str]) -> None:
+    for name in models:
+        if name not in GPU_MODELS:
+            raise SystemExit(f"--gpu-models: unknown model {name!r}; choose from {', '.join(GPU_MODELS)}")
+        gpu_throughput(name, GPU_MODELS[name], device, batch, batches)
+
+
+def gpu_throughput(name: str, shape: tuple[int, int, int], device: str, batch: int, batches: int) -> None:
     from zoo.models import MODELS
     from zoo.recipes.torch_ptq import quantize
     from zoo.registry import Recipe
 
     target = torch.device(device)
-    model = MODELS["efficientnet_lite0"].build(None).eval().to(target)
     torch.manual_seed(0)
-    inputs = torch.randn(batch, 3, 224, 224, device=target)
+    model = MODELS[name].build(None).eval().to(target)
+    inputs = torch.randn(batch, *shape, device=target)
     recipe = Recipe(name="w8a8", techniques=("bn_fold",), calibration_images=batch, calibration_batch_size=batch)
     sim = quantize(model, recipe, list(inputs.cpu()), target, Path(tempfile.mkdtemp())).model
 
@@ -149,8 +167,12 @@ def gpu(device: str, batch: int, batches: int) -> None:
     run(model), run(sim)  # warm-up
     fp32 = throughput_of(lambda: run(model), batch * batches)
     quant = throughput_of(lambda: run(sim), batch * batches)
-    print(f"gpu mode on {target}: EfficientNet-lite0 224 px batch {batch}: FP32 {fp32:.0f} img/s, "
-          f"W8A8 quantsim {quant:.0f} img/s ({quant / fp32:.2f}x)")
+    print(f"gpu mode on {target} ({_device_name(target)}): {name} {shape[1]}x{shape[2]} batch {batch}: "
+          f"FP32 {fp32:.0f} img/s, W8A8 quantsim {quant:.0f} img/s ({quant / fp32:.2f}x)", flush=True)
+
+
+def _device_name(target: torch.device) -> str:
+    return torch.cuda.get_device_name(target) if target.type == "cuda" else "CPU"
 
 
 def main(argv=None) -> None:
@@ -159,10 +181,12 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu", help="device of the gpu part")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--gpu-models", default="efficientnet_lite0",
+                        help=f"comma-separated models of the gpu part: {', '.join(GPU_MODELS)}")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     parts = {"overhead": overhead, "throughput": throughput, "suite": suite, "cache": cache,
-             "gpu": lambda: gpu(args.device, args.batch, args.batches)}
+             "gpu": lambda: gpu(args.device, args.batch, args.batches, args.gpu_models.split(","))}
     for name in args.parts.split(","):
         if name not in parts:
             parser.error(f"--parts: unknown part {name!r}; choose from {', '.join(parts)}")
