@@ -78,6 +78,11 @@ def device(pytestconfig, worker_id):
         raise pytest.UsageError(str(e)) from None
     if chosen.type == "cpu":
         torch.set_num_threads(cpu_threads_per_worker())
+    else:
+        # FP32 means FP32: PyTorch lets cuDNN convolutions use TF32 by default, which moved the embedded
+        # cases' FP32 metrics on an H100 (measured 2026-11-27, README "GPU runs")
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     return chosen
 
 

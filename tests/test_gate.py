@@ -110,3 +110,14 @@ def test_subset_run_must_evaluate_the_subset_size():
 def test_subset_leaves_non_proportion_metrics_alone():
     e = ExpectedEntry("x", Path("e.json"), 50000, {"sqnr_db": {"quantized": 20.0, "max_drop": 1.0}}, {"kind": "m"})
     assert not gate(e, Measurement(100, {}, {"sqnr_db": 18.9}), ACCEPT, subset=100).passed
+
+
+def test_fp32_is_exact_on_the_device_type_that_measured_it():
+    e = ExpectedEntry("x", Path("e.json"), 100, {"top1": {"fp32": 75.0, "fp32_tol": 0.0, "quantized": 74.5,
+                                                          "max_drop": 1.0}}, {"kind": "measured", "device": "cpu"})
+    drifted = Measurement(100, {"top1": 74.96}, {"top1": 74.5})
+    assert not gate(e, drifted, ACCEPT, device_type="cpu").passed
+    on_gpu = gate(e, drifted, ACCEPT, device_type="cuda")
+    assert on_gpu.passed and "measured on cpu, run on cuda" in on_gpu.rule
+    # across devices the FP32 allowance is the metric's max_drop, no more
+    assert not gate(e, Measurement(100, {"top1": 73.9}, {"top1": 74.5}), ACCEPT, device_type="cuda").passed

@@ -13,13 +13,13 @@ def case_params():
 
 
 @pytest.mark.parametrize("case", case_params())
-def test_case(case, case_inputs, expected_entry, measured, zoo_session, pytestconfig, record_property):
+def test_case(case, case_inputs, expected_entry, measured, zoo_session, pytestconfig, record_property, device):
     outcome = measured(case, case_inputs)
     if expected_entry is None:
         verdict = Verdict(False, ["no expected entry yet"])
     else:
         verdict = gate(expected_entry, outcome.measurement, accept_command(case, pytestconfig),
-                       zoo_session.subset_for(case))
+                       zoo_session.subset_for(case), device.type)
     for name, value in junit_properties(zoo_session.record(case, outcome, verdict)):
         record_property(name, value)
     if zoo_session.update_expected:

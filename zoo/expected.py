@@ -269,11 +269,24 @@ def _subset_tolerances(exp: dict, info, subset: int | None) -> dict:
     return widened
 
 
-def gate_rule(subset: int | None) -> str:
+def _cross_device_tolerances(exp: dict, measured_on: str | None, run_on: str | None) -> dict:
+    """FP32 equality holds only on the device type that measured it: on another one (CPU values, CUDA run)
+    kernels reduce in another order, so the FP32 drift check takes the metric's quantized tolerance."""
+    if not measured_on or not run_on or measured_on == run_on or exp.get("fp32") is None:
+        return exp
+    return {**exp, "fp32_tol": max(exp.get("fp32_tol", 0.0), exp["max_drop"])}
+
+
+def gate_rule(subset: int | None, measured_on: str | None = None, run_on: str | None = None) -> str:
     if not subset:
-        return "full dataset: sample count must match; tolerances as in expected/"
-    return (f"subset of {subset} seeded samples: sample-count guard replaced by the subset size; proportion "
-            f"metrics' tolerances widened by their 95% Wilson interval at n={subset}; other metrics unchanged")
+        rule = "full dataset: sample count must match; tolerances as in expected/"
+    else:
+        rule = (f"subset of {subset} seeded samples: sample-count guard replaced by the subset size; proportion "
+                f"metrics' tolerances widened by their 95% Wilson interval at n={subset}; other metrics unchanged")
+    if measured_on and run_on and measured_on != run_on:
+        rule += (f"; expected values measured on {measured_on}, run on {run_on}: FP32 drift allowed up to each "
+                 f"metric's max_drop instead of its fp32_tol")
+    return rule
 
 
 def _check_fp32(name, info, exp, f, accept) -> list[str]:
@@ -308,8 +321,13 @@ def _check_floor(name, info, exp, q, f) -> list[str]:
             f"({fraction:g} of FP32 {_fmt(f)}{info.unit} measured in this run)"]
 
 
-def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str, subset: int | None = None) -> Verdict:
-    """Compare a measurement with its expected entry. Pure: no I/O."""
+def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str, subset: int | None = None,
+         device_type: str | None = None) -> Verdict:
+    """Compare a measurement with its expected entry. Pure: no I/O.
+
+    ``device_type`` ("cpu", "cuda") is where this run measured; the entry's provenance says where its
+    values were measured."""
+    measured_on = str(entry.provenance.get("device") or "").split(":")[0] or None  # "cuda:0" -> "cuda"
     failures: list[str] = []
     deltas: dict = {}
     accept = f"If the new value is intended, accept it with: {accept_command}"
@@ -324,7 +342,7 @@ def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str, subse
 
     for name, exp in entry.metrics.items():
         info = metric_info(name)
-        exp = _subset_tolerances(exp, info, subset)
+        exp = _cross_device_tolerances(_subset_tolerances(exp, info, subset), measured_on, device_type)
         q, f = measured.quantized.get(name), measured.fp32.get(name)
         if q is None:
             failures.append(f"{name}: not measured by this case, but expected in {entry.path}")
@@ -341,7 +359,7 @@ def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str, subse
             failures += _check_fp32(name, info, exp, f, accept)
         failures += _check_quantized(name, info, exp, q, accept)
         failures += _check_floor(name, info, exp, q, f)
-    return Verdict(not failures, failures, deltas, gate_rule(subset))
+    return Verdict(not failures, failures, deltas, gate_rule(subset, measured_on, device_type))
 
 
 # ------------------------------------------------------------------ --update-expected
