@@ -11,7 +11,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from zoo.checkpoints import CheckpointError, load_state_dict, sha256_of
-from zoo.datasets.coco_keypoints import CocoKeypoints, annotation_path
+from zoo.datasets.coco import CocoImageSet, annotation_path
 from zoo.datasets.synthetic_pose import (EVAL_IMAGES, IMAGE_SIZE, KEYPOINT_NAMES, SKELETON, SPLIT, SyntheticPoseSet,
                                          build_split, generate, main, render, tree_digest)
 from zoo.metrics.keypoints import coco_keypoint_stats
@@ -78,7 +78,7 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_other_images(tree, tmp_
 
 
 def test_the_real_coco_loader_reads_the_tree_as_the_in_memory_set_serves_it(tree):
-    files = CocoKeypoints(tree, preprocess)
+    files = CocoImageSet(tree, preprocess)
     in_memory = SyntheticPoseSet(preprocess, IMAGES, SEED)
     assert files.image_ids() == in_memory.image_ids() == list(range(1, IMAGES + 1))
     assert files.sample_ids() == in_memory.sample_ids()

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from zoo.datasets.coco_keypoints import CocoImage, CocoKeypoints
+from zoo.datasets.coco import CocoImage, CocoImageSet
 from zoo.datasets.imagenet import DatasetError
 from zoo.datasets.librispeech import LibriSpeech, read_audio
 from zoo.datasets.super_resolution import SuperResolutionSet, imresize_matlab, modcrop, resize_weights
@@ -41,7 +41,7 @@ def coco_tree(root, split="val2017", image_folder=None, images=COCO_IMAGES):
 
 
 def test_coco_keypoints_full_tree(tmp_path):
-    data = CocoKeypoints(coco_tree(tmp_path), pose.preprocess)
+    data = CocoImageSet(coco_tree(tmp_path), pose.preprocess)
     assert len(data) == 3
     assert data.image_ids() == [139, 785, 872]  # every listed image, sorted by id
     assert data.sample_ids() == ["000000000139.jpg", "000000000785.jpg", "000000000872.jpg"]
@@ -54,33 +54,33 @@ def test_coco_keypoints_full_tree(tmp_path):
 
 
 def test_coco_keypoints_aimet_layout_and_fingerprint(tmp_path):
-    data = CocoKeypoints(coco_tree(tmp_path, "val2014", "images/val2014"), pose.preprocess, split="val2014")
+    data = CocoImageSet(coco_tree(tmp_path, "val2014", "images/val2014"), pose.preprocess, split="val2014")
     assert data.image_dir == tmp_path / "images" / "val2014" and len(data) == 3
     before = data.fingerprint()
-    assert before == CocoKeypoints(tmp_path, pose.preprocess, split="val2014").fingerprint()
+    assert before == CocoImageSet(tmp_path, pose.preprocess, split="val2014").fingerprint()
     changed = data.image_dir / "000000000872.jpg"
     changed.write_bytes(changed.read_bytes() + b"\0")  # same name, another size
-    assert CocoKeypoints(tmp_path, pose.preprocess, split="val2014").fingerprint() != before
+    assert CocoImageSet(tmp_path, pose.preprocess, split="val2014").fingerprint() != before
 
 
 def test_coco_keypoints_partial_tree(tmp_path):
     coco_tree(tmp_path)
     (tmp_path / "val2017" / "000000000785.jpg").unlink()
     with pytest.raises(DatasetError, match=r"lists 3 images, found 2 \(missing 1, first: 000000000785.jpg\)"):
-        CocoKeypoints(tmp_path, pose.preprocess)
+        CocoImageSet(tmp_path, pose.preprocess)
 
 
 def test_coco_keypoints_missing_annotations_or_images(tmp_path):
-    with pytest.raises(DatasetError, match="person_keypoints_val2017.json: keypoint annotations missing"):
-        CocoKeypoints(tmp_path, pose.preprocess)
+    with pytest.raises(DatasetError, match="person_keypoints_val2017.json: COCO annotations missing"):
+        CocoImageSet(tmp_path, pose.preprocess)
     coco_tree(tmp_path)
     annotations = tmp_path / "annotations"
     (annotations / "person_keypoints_val2014.json").write_text((annotations / "person_keypoints_val2017.json").read_text())
     with pytest.raises(DatasetError, match="no image folder .*val2014 or .*images/val2014"):
-        CocoKeypoints(tmp_path, pose.preprocess, split="val2014")
+        CocoImageSet(tmp_path, pose.preprocess, split="val2014")
     (annotations / "person_keypoints_val2017.json").write_text('{"images": []}')
     with pytest.raises(DatasetError, match="lacks 'images' or 'annotations'"):
-        CocoKeypoints(tmp_path, pose.preprocess)
+        CocoImageSet(tmp_path, pose.preprocess)
 
 
 # ----------------------------------------------------------------------------- super-resolution

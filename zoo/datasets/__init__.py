@@ -50,8 +50,11 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("sr_photos", "zoo.datasets.sr_photos:open_sr_photos", "sr_photos"),
         DatasetSpec("librispeech", "zoo.datasets.librispeech:open_test_clean", "librispeech",
                     ("LibriSpeech", "LibriSpeech/test-clean/<speaker>/<chapter>/*.flac with *.trans.txt")),
-        DatasetSpec("coco_keypoints", "zoo.datasets.coco_keypoints:open_val2014", "coco",
+        DatasetSpec("coco_keypoints", "zoo.datasets.coco:open_keypoints_val2014", "coco",
                     ("coco", "COCO val2014 as coco/val2014/*.jpg with coco/annotations/person_keypoints_val2014.json")),
+        DatasetSpec("coco2017", "zoo.datasets.coco:open_instances_val2017", "coco",
+                    ("coco", "COCO val2017 as coco/val2017/*.jpg with coco/annotations/instances_val2017.json")),
+        DatasetSpec("synthetic_coco", "zoo.datasets.synthetic_coco:open_synthetic_coco", "synthetic_coco"),
         DatasetSpec("synthetic_pose", "zoo.datasets.synthetic_pose:open_synthetic_pose", "synthetic_pose"),
         DatasetSpec("speech_fixture", "zoo.datasets.speech_fixture:open_speech_fixture", "speech_fixture"),
     )

@@ -9,7 +9,7 @@ face features. ``v`` follows COCO: 2 visible, 1 inside the image but covered by 
 does not own the keypoint (an arm in front of the face), 0 outside the image (``x = y = 0``). The person is
 the one facing the camera, so ``left_*`` keypoints lie on the image's right side of the body.
 
-Layout (``generate``), COCO 2017's, so ``zoo.datasets.coco_keypoints.CocoKeypoints`` reads it:
+Layout (``generate``), COCO 2017's, so ``zoo.datasets.coco.CocoImageSet`` reads it:
 
 - ``<split>/<image id as 12 digits>.jpg``
 - ``annotations/person_keypoints_<split>.json``: ``images``, ``annotations`` (keypoints, num_keypoints,
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from zoo.datasets.coco_keypoints import CocoImage, annotation_path
+from zoo.datasets.coco import CocoImage, annotation_path
 from zoo.datasets.synthetic_voc import _background, _crop, _fill, height_by_width
 
 # COCO's person category (person_keypoints_val2017.json): keypoint order and 1-based skeleton
@@ -479,7 +479,7 @@ def decode_jpeg(jpeg: bytes) -> Image.Image:
 class SyntheticPoseSet:
     """Map-style dataset of a generated split held in memory: (preprocessed image, CocoImage).
 
-    Offers what ``zoo.datasets.coco_keypoints.CocoKeypoints`` offers for real COCO (``ground_truth``,
+    Offers what ``zoo.datasets.coco.CocoImageSet`` offers for real COCO (``ground_truth``,
     ``image_ids()``, ``sample_ids()``, ``fingerprint()``, ``calibration_images()``), with the ground truth as
     the COCO dictionary instead of a path (``zoo.metrics.keypoints.coco_keypoint_stats`` takes either and copies
     it; do not modify it in place). The bytes are those ``generate`` writes for the same arguments.

@@ -13,6 +13,14 @@ class MetricInfo:
     proportion: bool = False  # a percentage of samples: binomial intervals apply on a subset
 
 
+# COCOeval's twelve box numbers (zoo.metrics.coco.BBOX_STATS), as the seed's RetinaNet table lists them
+_BBOX_STATS = {
+    "ap": "AP@[.5:.95] all areas, 100 dets", "ap50": "AP@.5", "ap75": "AP@.75", "ap_small": "AP@[.5:.95] small",
+    "ap_medium": "AP@[.5:.95] medium", "ap_large": "AP@[.5:.95] large", "ar1": "AR@[.5:.95] 1 det",
+    "ar10": "AR@[.5:.95] 10 dets", "ar100": "AR@[.5:.95] 100 dets", "ar_small": "AR@[.5:.95] small",
+    "ar_medium": "AR@[.5:.95] medium", "ar_large": "AR@[.5:.95] large",
+}
+
 METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
@@ -28,6 +36,8 @@ METRICS: dict[str, MetricInfo] = {
         # fractions in [0, 1] as COCOeval and the seed report them
         MetricInfo("kp_ap", "", description="COCO keypoint AP@[.5:.95] (OKS)"),
         MetricInfo("kp_ar", "", description="COCO keypoint AR@[.5:.95] (OKS)"),
+        *(MetricInfo(f"bbox_{name}", "", description=f"COCO box {text} (COCOeval iouType='bbox')")
+          for name, text in _BBOX_STATS.items()),
         MetricInfo("psnr_y", "dB", description="PSNR on BT.601 Y, borders shaved by the scale"),
         MetricInfo("ssim_y", "", description="SSIM on BT.601 Y (11x11 Gaussian, sigma 1.5), borders shaved"),
         MetricInfo("wer", "%", higher_is_better=False, description="corpus WER: word edits / reference words"),

@@ -43,6 +43,7 @@ class Scores:
 TASKS = {
     "classification": "zoo.tasks.classification:score",
     "detection": "zoo.tasks.detection:score",
+    "coco_detection": "zoo.tasks.coco_detection:score",
     "segmentation": "zoo.tasks.segmentation:score",
     "super_resolution": "zoo.tasks.super_resolution:score",
     "speech": "zoo.tasks.speech:score",

@@ -1,8 +1,9 @@
-"""COCO person keypoints: the images of ``annotations/person_keypoints_<split>.json`` and that file as ground truth.
+"""COCO: the images of ``annotations/<kind>_<split>.json`` and that file as ground truth.
 
-Every image the annotation file lists is a sample, persons or not, sorted by image id: the AIMET
-zoo's pose evaluation (pose_estimation_quanteval.py, COCOWrapper.get_images) runs on all of them
-and scores them with COCOeval over the same ids. Images live in ``<root>/<split>/`` (the layout of
+``kind`` is ``person_keypoints`` (pose) or ``instances`` (detection). Every image the annotation
+file lists is a sample, annotated or not, sorted by image id: the AIMET zoo's pose evaluation
+(pose_estimation_quanteval.py, COCOWrapper.get_images) and keras-retinanet's coco_eval run on all
+of them and score them with COCOeval over the same ids. Images live in ``<root>/<split>/`` (the layout of
 the COCO zips) or ``<root>/images/<split>/`` (the layout the AIMET zoo's script expects). The
 default split is val2017; the AIMET zoo's published pose numbers are on val2014 (``split="val2014"``).
 """
@@ -31,22 +32,22 @@ class CocoImage:
     width: int
 
 
-def annotation_path(root: Path, split: str) -> Path:
-    return Path(root) / "annotations" / f"person_keypoints_{split}.json"
+def annotation_path(root: Path, split: str, kind: str = "person_keypoints") -> Path:
+    return Path(root) / "annotations" / f"{kind}_{split}.json"
 
 
 def read_images(path: Path) -> list[CocoImage]:
     """The annotation file's image entries, sorted by id."""
     if not path.is_file():
-        raise DatasetError(f"{path}: keypoint annotations missing; extract annotations_trainval<year>.zip "
-                           f"into {path.parent.parent} (it holds annotations/person_keypoints_*.json)")
+        raise DatasetError(f"{path}: COCO annotations missing; extract annotations_trainval<year>.zip "
+                           f"into {path.parent.parent} (it holds annotations/{path.name})")
     try:
         with open(path) as f:
             data = json.load(f)
     except json.JSONDecodeError as error:
         raise DatasetError(f"{path}: not valid JSON ({error}); re-extract the annotations zip") from None
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
-        raise DatasetError(f"{path}: lacks 'images' or 'annotations'; expected COCO person_keypoints format")
+        raise DatasetError(f"{path}: lacks 'images' or 'annotations'; expected a COCO annotation file")
     return sorted((CocoImage(int(i["id"]), i["file_name"], int(i["height"]), int(i["width"])) for i in data["images"]),
                   key=lambda image: image.image_id)
 
@@ -61,14 +62,17 @@ def image_dir(root: Path, split: str) -> Path:
                        f"extract {split}.zip into {root}")
 
 
-class CocoKeypoints:
+class CocoImageSet:
     """Map-style dataset: (preprocessed RGB image, CocoImage) for every image of the annotation file."""
 
-    def __init__(self, root: Path, preprocess, split: str = "val2017"):
+    def __init__(self, root: Path, preprocess, split: str = "val2017", kind: str = "person_keypoints",
+                 calibration_split: str | None = None):
         self.root = Path(root)
         self.split = split
+        self.kind = kind
+        self.calibration_split = calibration_split  # None: calibrate on a seeded sample of the evaluated images
         self.preprocess = preprocess
-        self.ground_truth = annotation_path(self.root, split)
+        self.ground_truth = annotation_path(self.root, split, kind)
         self.images = read_images(self.ground_truth)
         self.image_dir = image_dir(self.root, split)
         self._check_complete()
@@ -85,9 +89,7 @@ class CocoKeypoints:
         return len(self.images)
 
     def __getitem__(self, i) -> tuple[object, CocoImage]:
-        image = self.images[i]
-        with Image.open(self.image_dir / image.file_name) as pil:
-            return self.preprocess(pil.convert("RGB")), image
+        return self._load(self.image_dir, self.images[i]), self.images[i]
 
     def image_ids(self) -> list[int]:
         return [image.image_id for image in self.images]
@@ -103,12 +105,28 @@ class CocoKeypoints:
         return digest.hexdigest()
 
     def calibration_images(self, count: int, seed: int) -> list:
-        """A seeded random sample of ``count`` preprocessed images (their sizes follow each image's orientation)."""
-        picks = random.Random(seed).sample(range(len(self)), min(count, len(self)))
-        return [self[i][0] for i in picks]
+        """A seeded random sample of ``count`` preprocessed images of the calibration split (their sizes follow
+        each image's orientation)."""
+        if self.calibration_split is None:
+            images, folder = self.images, self.image_dir
+        else:
+            images = read_images(annotation_path(self.root, self.calibration_split, self.kind))
+            folder = image_dir(self.root, self.calibration_split)
+        picks = random.Random(seed).sample(range(len(images)), min(count, len(images)))
+        return [self._load(folder, images[i]) for i in picks]
+
+    def _load(self, folder: Path, image: CocoImage):
+        with Image.open(folder / image.file_name) as pil:
+            return self.preprocess(pil.convert("RGB"))
 
 
-def open_val2014(data_dir: Path, preprocess) -> CocoKeypoints:
-    """The DATASETS opener: ``data_dir`` holds val2014/ and annotations/person_keypoints_val2014.json
-    (the AIMET zoo's pose evaluation, which produced the seed's numbers, scores all of val2014)."""
-    return CocoKeypoints(data_dir, preprocess, split="val2014")
+def open_keypoints_val2014(data_dir: Path, preprocess) -> CocoImageSet:
+    """``data_dir`` holds val2014/ and annotations/person_keypoints_val2014.json (the AIMET zoo's pose
+    evaluation, which produced the seed's numbers, scores all of val2014)."""
+    return CocoImageSet(data_dir, preprocess, split="val2014")
+
+
+def open_instances_val2017(data_dir: Path, preprocess) -> CocoImageSet:
+    """``data_dir`` holds val2017/ and annotations/instances_val2017.json (5000 images; the split
+    keras-retinanet's and the TF object detection API's COCO evaluations use)."""
+    return CocoImageSet(data_dir, preprocess, split="val2017", kind="instances")
