@@ -132,6 +132,14 @@ def _check_converted(model, name: str, stage: str) -> None:
                           f"[{INPUT_NAME!r}]; the recipe supports single-image-input models only")
 
 
+def _session_threads() -> dict:
+    """onnxruntime sessions take every core by default: under ``-n N`` each xdist worker gets its share."""
+    from zoo.devices import cpu_threads_per_worker
+
+    threads = cpu_threads_per_worker()
+    return {"intra_op_num_threads": threads, "inter_op_num_threads": threads}
+
+
 def ort_basic_optimise(model):
     """onnxruntime ORT_ENABLE_BASIC rewrites (constant folding, Conv+BN fusion), saved as a standard ONNX model."""
     import onnx
@@ -139,6 +147,8 @@ def ort_basic_optimise(model):
 
     with tempfile.TemporaryDirectory() as tmp:
         options = ort.SessionOptions()
+        for name, value in _session_threads().items():
+            setattr(options, name, value)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         options.optimized_model_filepath = os.path.join(tmp, "optimised.onnx")
         ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
@@ -311,7 +321,8 @@ def quantize(onnx_model, recipe, calibration, workdir: Path) -> OnnxQuantized:
 
     sim = QuantizationSimModel(model, param_type=f"int{recipe.param_bw}", activation_type=f"int{recipe.output_bw}",
                                quant_scheme=_quant_scheme(recipe.quant_scheme), config_file=cfg,
-                               providers=["CPUExecutionProvider"], path=str(Path(workdir) / "sim"))
+                               providers=["CPUExecutionProvider"], path=str(Path(workdir) / "sim"),
+                               session_options_kwargs=_session_threads())
     if "adaround" in recipe.techniques:
         apply_adaround(sim, inputs[:recipe.adaround_batches], num_iterations=recipe.adaround_iterations)
         result.applied.append("adaround")
