@@ -88,3 +88,17 @@ REGISTRY.add(Case(
     source="krasserm/super-resolution (architecture only)", seed_row=f"{SEED}: TensorFlow / SRGAN",
     tags=("smoke",), batch_size=4, eval_samples=4,
 ))
+
+# --------------------------------------------------------------- Pose estimation (AIMET zoo TF release)
+# The same network as the PyTorch zoo's pose model (zoo/models/keras_pose.py says how that was
+# established), in Keras with seeded weights, through the TF script's preprocessing and decoding. AIMET zoo
+# PoseEstimation.md (TF): quantsim W8A8 tf_enhanced on weights already DFQ-optimised (no further technique)
+REGISTRY.add(Case(
+    id="tf_pose_estimation.w8a8.synthetic_pose", framework="tensorflow", task="pose", model="keras_pose",
+    dataset="synthetic_pose", metric="sqnr_db", tier="embedded",
+    checkpoint=Checkpoint(location="deterministic", note="the PyTorch pose model's seeded initialisation, converted"),
+    recipe=Recipe(name="w8a8", techniques=(), quant_scheme="tf_enhanced", per_channel=False,
+                  calibration_images=4, calibration_batch_size=1),
+    source="AIMET model zoo pose estimation, TF (architecture only)", seed_row=f"{SEED}: TensorFlow / Pose Estimation",
+    tags=("smoke",), batch_size=1, eval_samples=4,
+))

@@ -23,6 +23,19 @@ class ModelSpec:
     reduce: Callable | None = None
 
 
+def _lazy(target: str) -> Callable:
+    """``"module:function"`` imported at the first call, so listing MODELS imports no framework."""
+    module, _, attribute = target.partition(":")
+
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attribute
+    return call
+
+
 def _efficientnet_lite0(checkpoint):
     from zoo.models.efficientnet_lite import efficientnet_lite0
 
@@ -249,6 +262,17 @@ def _pose_decode(outputs, images):
             for h, p, image in zip(heatmaps, pafs, images)]
 
 
+def _keras_pose(checkpoint):
+    """With no checkpoint, the PyTorch pose model's seeded initialisation converted to Keras: Keras's own
+    initialisation leaves this 6-stage network's outputs near zero (output SQNR 7.5 dB at W8A8, vs 46.6 dB
+    for the same recipe on PyTorch's initialisation)."""
+    from zoo.models.keras_pose import build_keras_pose, load_torch_state_dict
+
+    if checkpoint is not None:
+        return build_keras_pose(checkpoint)
+    return load_torch_state_dict(build_keras_pose(None), _pose(None).state_dict(), "seeded zoo.models.pose.PoseModel")
+
+
 def _pose_tiny(checkpoint):
     from zoo.models.pose_tiny import build_pose_tiny
 
@@ -306,6 +330,10 @@ MODELS: dict[str, ModelSpec] = {
         # krasserm sr_resnet: LR on 0..255, output on 0..255 (any input size)
         ModelSpec("keras_srgan", _keras_srgan, _lr_float_to_0_255, 0, _rgb255_nhwc_to_uint8),
         ModelSpec("keras_srgan_photos", _keras_srgan, _lr_uint8_to_0_255, 0, _rgb255_nhwc_to_uint8),
+        # the AIMET zoo's TF pose script (evaluate_session, fast=False): height 368, cubic, pad to 8, x/256 - 0.5;
+        # the Keras port loads the PyTorch release's state_dict (same network), the TF release loads as a graph
+        ModelSpec("keras_pose", _keras_pose,
+                  _lazy("zoo.models.keras_pose:preprocess"), 0, _lazy("zoo.models.keras_pose:reduce")),
         # AIMET zoo PyTorch pose estimation (OpenPose-style): resize to 496x384 (or 384x496), stride 8
         ModelSpec("pose_estimation", _pose, _pose_preprocess, 0, _pose_decode),
         # the embedded tier's single-person heatmap net (fixtures/pose): 128x96 input, 17 heatmaps at stride 4
