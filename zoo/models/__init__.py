@@ -262,6 +262,14 @@ def _pose_decode(outputs, images):
             for h, p, image in zip(heatmaps, pafs, images)]
 
 
+def _keras_ssd_mobilenet_v2(checkpoint):
+    """The checkpoint is pinned by its ``model.ckpt.index`` file; TensorFlow reads the ``model.ckpt`` prefix."""
+    from zoo.models.keras_ssd_mobilenet_v2 import build_ssd_mobilenet_v2
+
+    return build_ssd_mobilenet_v2(checkpoint.with_suffix("") if checkpoint and checkpoint.suffix == ".index"
+                                  else checkpoint)
+
+
 def _keras_pose(checkpoint):
     """With no checkpoint, the PyTorch pose model's seeded initialisation converted to Keras: Keras's own
     initialisation leaves this 6-stage network's outputs near zero (output SQNR 7.5 dB at W8A8, vs 46.6 dB
@@ -332,6 +340,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("keras_srgan_photos", _keras_srgan, _lr_uint8_to_0_255, 0, _rgb255_nhwc_to_uint8),
         # the AIMET zoo's TF pose script (evaluate_session, fast=False): height 368, cubic, pad to 8, x/256 - 0.5;
         # the Keras port loads the PyTorch release's state_dict (same network), the TF release loads as a graph
+        # TF object detection API SSD MobileNet-v2 (300x300 fixed_shape_resizer, (2/255)x - 1); anchors, box
+        # decoding, sigmoid and NMS outside the quantized graph, as the AIMET zoo script's quantsim region
+        ModelSpec("keras_ssd_mobilenet_v2", _keras_ssd_mobilenet_v2, _lazy("zoo.models.keras_ssd_mobilenet_v2:preprocess"),
+                  300, _lazy("zoo.models.keras_ssd_mobilenet_v2:reduce")),
         ModelSpec("keras_pose", _keras_pose,
                   _lazy("zoo.models.keras_pose:preprocess"), 0, _lazy("zoo.models.keras_pose:reduce")),
         # AIMET zoo PyTorch pose estimation (OpenPose-style): resize to 496x384 (or 384x496), stride 8
