@@ -108,9 +108,12 @@ def keras_to_onnx(keras_model, input_size: int | None, nchw: bool = True):
     tf = import_tensorflow()
     import tf2onnx
 
-    signature = (tf.TensorSpec((None, input_size, input_size, 3), tf.float32, name=INPUT_NAME),)
-    model, _ = tf2onnx.convert.from_keras(keras_model, input_signature=signature, opset=OPSET,
-                                          inputs_as_nchw=[INPUT_NAME] if nchw else None)
+    if hasattr(keras_model, "to_onnx"):  # converts itself, e.g. a TF1 meta graph (zoo/models/tf_meta_graph.py)
+        model = keras_model.to_onnx(input_size, nchw=nchw)
+    else:
+        signature = (tf.TensorSpec((None, input_size, input_size, 3), tf.float32, name=INPUT_NAME),)
+        model, _ = tf2onnx.convert.from_keras(keras_model, input_signature=signature, opset=OPSET,
+                                              inputs_as_nchw=[INPUT_NAME] if nchw else None)
     _check_converted(model, keras_model.name, "tf2onnx")
     model = ort_basic_optimise(model)
     _check_converted(model, keras_model.name, "onnxruntime's basic optimisation")
