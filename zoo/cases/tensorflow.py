@@ -93,6 +93,20 @@ REGISTRY.add(Case(
 # The same network as the PyTorch zoo's pose model (zoo/models/keras_pose.py says how that was
 # established), in Keras with seeded weights, through the TF script's preprocessing and decoding. AIMET zoo
 # PoseEstimation.md (TF): quantsim W8A8 tf_enhanced on weights already DFQ-optimised (no further technique)
+# The release itself is a TF1 meta graph whose variable names are not public: it runs as that graph
+# (zoo/models/tf_meta_graph.py), exported to ONNX for aimet-onnx; COCO val2014, all images, as the script
+REGISTRY.add(Case(
+    id="tf_pose_estimation.w8a8.coco_keypoints", framework="tensorflow", task="pose", model="tf_pose_release",
+    dataset="coco_keypoints", metric="kp_ap", tier="published",
+    checkpoint=Checkpoint(
+        location="checkpoint_root", filename="pose_estimation_tensorflow/pose_estimation.meta",
+        origin="AIMET model zoo release pose_estimation (pose_estimation_tensorflow.tar.gz, extracted: the .meta "
+               "beside its checkpoint files); no published hash, so the row records the .meta file's sha256"),
+    recipe=Recipe(name="w8a8", techniques=(), quant_scheme="tf_enhanced", per_channel=False,
+                  calibration_images=2000, calibration_batch_size=1),
+    source="AIMET model zoo (based on CMU OpenPose)", seed_row=f"{SEED}: TensorFlow / Pose Estimation",
+    tags=("gpu", "slow"), batch_size=1,
+))
 REGISTRY.add(Case(
     id="tf_pose_estimation.w8a8.synthetic_pose", framework="tensorflow", task="pose", model="keras_pose",
     dataset="synthetic_pose", metric="sqnr_db", tier="embedded",

@@ -344,6 +344,8 @@ MODELS: dict[str, ModelSpec] = {
         # decoding, sigmoid and NMS outside the quantized graph, as the AIMET zoo script's quantsim region
         ModelSpec("keras_ssd_mobilenet_v2", _keras_ssd_mobilenet_v2, _lazy("zoo.models.keras_ssd_mobilenet_v2:preprocess"),
                   300, _lazy("zoo.models.keras_ssd_mobilenet_v2:reduce")),
+        ModelSpec("tf_pose_release", _lazy("zoo.models.tf_meta_graph:build_tf_pose_release"),
+                  _lazy("zoo.models.keras_pose:preprocess"), 0, _lazy("zoo.models.keras_pose:reduce")),
         ModelSpec("keras_pose", _keras_pose,
                   _lazy("zoo.models.keras_pose:preprocess"), 0, _lazy("zoo.models.keras_pose:reduce")),
         # AIMET zoo PyTorch pose estimation (OpenPose-style): resize to 496x384 (or 384x496), stride 8
