@@ -143,3 +143,29 @@ REGISTRY.add(Case(
     source="tensorflow/models research/object_detection (architecture only)",
     seed_row=f"{SEED}: TensorFlow / SSD MobileNet-v2", tags=("smoke",), batch_size=8, eval_samples=8,
 ))
+
+# --------------------------------------------------------------- RetinaNet (fizyr/keras-retinanet)
+# AIMET zoo retinanet_quanteval.py / RetinaNet.md (TF): BN fold, then quantsim tf_enhanced W8A8 with the
+# default per-tensor config, calibrated on 10 images at batch 1; COCO val2017, all images, min side 800.
+# The zoo's quantsim ends at P3..P7 (the heads stay FP32); this suite's ONNX route quantizes the heads too.
+RETINANET_RECIPE = dict(name="w8a8", techniques=("bn_fold",), quant_scheme="tf_enhanced", per_channel=False,
+                        calibration_batch_size=1)
+REGISTRY.add(Case(
+    id="tf_retinanet_resnet50.w8a8.coco2017", framework="tensorflow", task="coco_detection",
+    model="keras_retinanet_resnet50", dataset="coco2017", metric="bbox_ap", tier="published",
+    checkpoint=Checkpoint(
+        location="checkpoint_root", filename="resnet50_coco_best_v2.1.0.h5",
+        origin="https://github.com/fizyr/keras-retinanet/releases/download/0.5.1/resnet50_coco_best_v2.1.0.h5; "
+               "no published hash, so the row records the file's sha256"),
+    recipe=Recipe(**RETINANET_RECIPE, calibration_images=10),
+    source="fizyr/keras-retinanet 0.5.1", seed_row=f"{SEED}: TensorFlow / RetinaNet", tags=("gpu", "slow"),
+    batch_size=1,
+))
+REGISTRY.add(Case(
+    id="tf_retinanet_resnet50.w8a8.synthetic_coco", framework="tensorflow", task="coco_detection",
+    model="keras_retinanet_resnet50_192", dataset="synthetic_coco", metric="sqnr_db", tier="embedded",
+    checkpoint=Checkpoint(location="deterministic", note="seeded initialisation (zoo/models/keras_retinanet.py)"),
+    recipe=Recipe(**RETINANET_RECIPE, calibration_images=2),
+    source="fizyr/keras-retinanet 0.5.1 (architecture only)", seed_row=f"{SEED}: TensorFlow / RetinaNet",
+    tags=("smoke",), batch_size=1, eval_samples=4,
+))

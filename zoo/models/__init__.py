@@ -344,6 +344,14 @@ MODELS: dict[str, ModelSpec] = {
         # decoding, sigmoid and NMS outside the quantized graph, as the AIMET zoo script's quantsim region
         ModelSpec("keras_ssd_mobilenet_v2", _keras_ssd_mobilenet_v2, _lazy("zoo.models.keras_ssd_mobilenet_v2:preprocess"),
                   300, _lazy("zoo.models.keras_ssd_mobilenet_v2:reduce")),
+        # keras-retinanet ResNet-50: caffe BGR means, cv2-linear resize to min side 800 / max 1333, any input
+        # size (batch 1); anchors, bbox_transform_inv, clipping and class-wise NMS outside the quantized graph
+        ModelSpec("keras_retinanet_resnet50", _lazy("zoo.models.keras_retinanet:build_retinanet_resnet50"),
+                  _lazy("zoo.models.keras_retinanet:preprocess"), 0, _lazy("zoo.models.keras_retinanet:reduce")),
+        # the same network and code at min side 192 / max 320: a CPU-sized smoke input
+        ModelSpec("keras_retinanet_resnet50_192", _lazy("zoo.models.keras_retinanet:build_retinanet_resnet50"),
+                  partial(_lazy("zoo.models.keras_retinanet:preprocess"), min_side=192, max_side=320), 0,
+                  partial(_lazy("zoo.models.keras_retinanet:reduce"), min_side=192, max_side=320)),
         ModelSpec("tf_pose_release", _lazy("zoo.models.tf_meta_graph:build_tf_pose_release"),
                   _lazy("zoo.models.keras_pose:preprocess"), 0, _lazy("zoo.models.keras_pose:reduce")),
         ModelSpec("keras_pose", _keras_pose,
