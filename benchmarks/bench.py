@@ -27,11 +27,14 @@ REPO = Path(__file__).resolve().parents[1]
 LITE0 = "pt_efficientnet_lite0.w8a8.photos"
 
 
-def wall(command: list[str], cwd: Path = REPO) -> float:
-    """Seconds the command took; a failing command stops the benchmark with the end of its output."""
+def wall(command: list[str], cwd: Path = REPO, log: Path | None = None) -> float:
+    """Seconds the command took; a failing command stops the benchmark with the end of its output.
+    ``log`` keeps the whole output (e.g. pytest's slowest durations)."""
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seconds = time.perf_counter() - start
+    if log is not None:
+        log.write_text(done.stdout)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} (in {cwd}) exited {done.returncode}:\n{done.stdout[-3000:]}")
     return seconds
@@ -114,10 +117,11 @@ def _lite0_weights():
 
 def suite() -> None:
     checkout = committed_checkout()
-    one = wall(pytest_command("-n", "1"), checkout)
-    two = wall(pytest_command("-n", "2"), checkout)
+    logs = checkout.parent
+    one = wall(pytest_command("-n", "1"), checkout, logs / "n1.log")
+    two = wall(pytest_command("-n", "2"), checkout, logs / "n2.log")
     print(f"suite: -n 1 {one:.0f} s, -n 2 {two:.0f} s, speed-up {one / two:.2f}x (target >= 1.7x); "
-          f"best total {min(one, two) / 60:.1f} min (target <= 10)")
+          f"best total {min(one, two) / 60:.1f} min (target <= 10); outputs with slowest tests: {logs}/n{{1,2}}.log")
 
 
 def cache() -> None:
