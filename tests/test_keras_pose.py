@@ -83,11 +83,16 @@ def test_keras_matches_pytorch_model(state_dict, keras_outputs):
         heatmaps, pafs = model(torch.from_numpy(reference_input().transpose(0, 3, 1, 2)))
     expected = [heatmaps.numpy().transpose(0, 2, 3, 1), pafs.numpy().transpose(0, 2, 3, 1)]
     assert [o.shape for o in keras_outputs] == [(1, 12, 16, 19), (1, 12, 16, 38)]
-    diffs = [float(np.abs(k - t).max()) for k, t in zip(keras_outputs, expected)]
-    scale = max(float(np.abs(t).max()) for t in expected)
-    print(f"Keras vs PyTorch max abs diff heatmaps {diffs[0]:.2e}, pafs {diffs[1]:.2e} (outputs up to {scale:.2f})")
+    assert_pose_outputs_match(keras_outputs, expected, TORCH_MATCH_MAX_ABS, "Keras vs PyTorch")
+
+
+def assert_pose_outputs_match(outputs, expected, tolerance: float, label: str) -> None:
+    """[heatmaps, pafs] agree within ``tolerance`` on outputs large enough not to compare trivially."""
+    diffs = [float(np.abs(o - e).max()) for o, e in zip(outputs, expected)]
+    scale = max(float(np.abs(e).max()) for e in expected)
+    print(f"{label} max abs diff heatmaps {diffs[0]:.2e}, pafs {diffs[1]:.2e} (outputs up to {scale:.2f})")
     assert scale > 0.1, "degenerate test weights: outputs near zero compare trivially"
-    assert max(diffs) < TORCH_MATCH_MAX_ABS
+    assert max(diffs) < tolerance
 
 
 def test_plan_covers_the_pytorch_state_dict(keras_model, state_dict):

@@ -73,10 +73,11 @@ class ExpandedConv:
     inner_depth: int
     out_depth: int
     stride: int
+    prefix: str = SCOPE  # the network's variable scope (the OD API nests it: FeatureExtractor/MobilenetV2)
 
     @property
     def scope(self) -> str:
-        return f"{SCOPE}/expanded_conv" + (f"_{self.index}" if self.index else "")
+        return f"{self.prefix}/expanded_conv" + (f"_{self.index}" if self.index else "")
 
     @property
     def has_expand(self) -> bool:
@@ -87,13 +88,14 @@ class ExpandedConv:
         return self.stride == 1 and self.in_depth == self.out_depth
 
 
-def expanded_convs() -> list[ExpandedConv]:
-    out, depth = [], scaled(STEM_DEPTH)
+def expanded_convs(depth_of=scaled, prefix: str = SCOPE) -> list[ExpandedConv]:
+    """The 17 blocks with depths ``depth_of(the source's depth)`` (the depth multiplier's rounding)."""
+    out, depth = [], depth_of(STEM_DEPTH)
     for index, (stride, num_outputs) in enumerate(EXPANDED_CONVS):
         # the first block's expansion is expand_input(1, divisible_by=1): the input depth itself
         inner = depth if index == 0 else make_divisible(depth * EXPANSION)
-        out.append(ExpandedConv(index, depth, inner, scaled(num_outputs), stride))
-        depth = scaled(num_outputs)
+        out.append(ExpandedConv(index, depth, inner, depth_of(num_outputs), stride, prefix))
+        depth = depth_of(num_outputs)
     return out
 
 

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.checkpoints import CheckpointError
-from zoo.models.keras_weights import LayerWeights, assign_plan
+from zoo.models.keras_weights import LayerWeights, assign_plan, read_keras2_h5
 
 NUM_CLASSES = 80
 # utils/anchors.py AnchorParameters.default
@@ -220,28 +220,9 @@ def retinanet_resnet50_architecture(num_classes: int = NUM_CLASSES):
 
 
 # ----------------------------------------------------------------------------- the h5 weights
-def _text(values) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
-
-
 def read_h5_groups(path: Path) -> dict[str, list[tuple[str, np.ndarray]]]:
     """{group (layer) name: [(weight name, array), ...] in the file's order} for each layer with weights."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            root = f["model_weights"] if "model_weights" in f else f  # model.save() nests the weights
-            if "layer_names" not in root.attrs:
-                raise CheckpointError(f"{path}: no 'layer_names' attribute, so not a Keras 2 h5 weights file; "
-                                      f"{CHECKPOINT_FIX}")
-            groups = {}
-            for name in _text(root.attrs["layer_names"]):
-                weight_names = _text(root[name].attrs.get("weight_names", []))
-                if weight_names:
-                    groups[name] = [(w, np.asarray(root[name][w])) for w in weight_names]
-            return groups
-    except (OSError, KeyError) as e:
-        raise CheckpointError(f"{path}: cannot be read as a Keras h5 weights file ({e}); {CHECKPOINT_FIX}") from e
+    return dict(read_keras2_h5(path, CHECKPOINT_FIX))
 
 
 def _canonical(stored: str, expected: str) -> bool:

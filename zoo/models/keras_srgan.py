@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.checkpoints import CheckpointError
-from zoo.models.keras_weights import LayerWeights, assign_plan
+from zoo.models.keras_weights import LayerWeights, assign_plan, read_keras2_h5
 
 NUM_FILTERS, NUM_RES_BLOCKS, SCALE = 64, 16, 4
 # h5 weight names of each layer family, in the order Keras keeps the layer's weights
@@ -135,10 +135,6 @@ def keras_srgan_architecture(input_size: int | None = None):
 
 
 # ----------------------------------------------------------------------------- the h5 weights
-def _text(values) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
-
-
 def family(layer_name: str) -> str:
     """``conv2d_37`` -> ``conv2d``: the Keras auto-name without its per-session counter."""
     return re.sub(r"_\d+$", "", layer_name)
@@ -146,22 +142,7 @@ def family(layer_name: str) -> str:
 
 def read_h5_layers(path: Path) -> list[tuple[str, dict[str, np.ndarray]]]:
     """(layer name, {weight name: array}) for each layer with weights, in the file's layer order."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            root = f["model_weights"] if "model_weights" in f else f  # model.save() nests the weights
-            if "layer_names" not in root.attrs:
-                raise CheckpointError(f"{path}: no 'layer_names' attribute, so not a Keras 2 h5 weights file; "
-                                      f"{CHECKPOINT_FIX}")
-            layers = []
-            for name in _text(root.attrs["layer_names"]):
-                weight_names = _text(root[name].attrs.get("weight_names", []))
-                if weight_names:
-                    layers.append((name, {w: np.asarray(root[name][w]) for w in weight_names}))
-            return layers
-    except (OSError, KeyError) as e:
-        raise CheckpointError(f"{path}: cannot be read as a Keras h5 weights file ({e}); {CHECKPOINT_FIX}") from e
+    return [(name, dict(weights)) for name, weights in read_keras2_h5(path, CHECKPOINT_FIX)]
 
 
 def h5_plan(layers: list[tuple[str, dict]], source) -> tuple[list[LayerWeights], dict[str, np.ndarray]]:

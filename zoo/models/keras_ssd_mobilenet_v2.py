@@ -62,13 +62,12 @@ extra or missing variable, or a wrong shape, raises CheckpointError naming it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from zoo.models.keras_mobilenet_v2_slim import (BN_EPSILON, BN_VARIABLES, EXPANDED_CONVS, EXPANSION, HEAD_DEPTH,
-                                                STEM_DEPTH, make_divisible)
+from zoo.models.keras_mobilenet_v2_slim import (BN_EPSILON, BN_VARIABLES, HEAD_DEPTH, STEM_DEPTH, ExpandedConv,
+                                                expanded_convs, make_divisible)
 from zoo.models.keras_resnet50_slim import resize_bilinear_tf1
 from zoo.models.keras_weights import TF_BOOKKEEPING, LayerWeights, assign_plan, read_tf_checkpoint
 
@@ -114,36 +113,8 @@ def extra_depth(value: float) -> int:
     return max(int(value * DEPTH_MULTIPLIER), MIN_DEPTH)
 
 
-@dataclass(frozen=True)
-class Block:
-    """One ``expanded_conv`` block (scopes ``expanded_conv``, ``expanded_conv_1``, ...)."""
-
-    index: int
-    in_depth: int
-    inner_depth: int
-    out_depth: int
-    stride: int
-
-    @property
-    def scope(self) -> str:
-        return f"{SCOPE}/expanded_conv" + (f"_{self.index}" if self.index else "")
-
-    @property
-    def has_expand(self) -> bool:
-        return self.inner_depth > self.in_depth
-
-    @property
-    def has_residual(self) -> bool:
-        return self.stride == 1 and self.in_depth == self.out_depth
-
-
-def blocks() -> list[Block]:
-    out, current = [], depth(STEM_DEPTH)
-    for index, (stride, num_outputs) in enumerate(EXPANDED_CONVS):
-        inner = current if index == 0 else make_divisible(current * EXPANSION, 8)
-        out.append(Block(index, current, inner, depth(num_outputs), stride))
-        current = depth(num_outputs)
-    return out
+def blocks() -> list[ExpandedConv]:
+    return expanded_convs(depth, SCOPE)
 
 
 def extra_scopes() -> list[tuple[str, int, str, int]]:
@@ -204,7 +175,7 @@ def _conv_bn(layers, x, scope: str, filters: int, kernel: int = 1, stride: int =
     return _bn(layers, x, scope, relu6)
 
 
-def _expanded_conv(layers, x, block: Block):
+def _expanded_conv(layers, x, block: ExpandedConv):
     """conv_blocks.expanded_conv; returns (output, expansion_output or None)."""
     inputs, expansion = x, None
     if block.has_expand:

@@ -98,3 +98,28 @@ def read_tf_checkpoint(path: Path) -> dict[str, np.ndarray]:
     except (tf.errors.OpError, ValueError) as e:
         raise CheckpointError(f"{path}: cannot be read as a TensorFlow checkpoint ({type(e).__name__}: {e}); pass "
                               f"the prefix (the path without .index/.data-*) of an extracted checkpoint") from e
+
+
+def _text(values) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def read_keras2_h5(path: Path, fix: str) -> list[tuple[str, list[tuple[str, np.ndarray]]]]:
+    """(layer name, [(weight name, array), ...]) for each layer with weights of a Keras 2 h5 file
+    (``save_weights`` or ``model.save``), in the file's order; read by name with h5py, nothing unpickled.
+    ``fix`` ends every error message: what file the model expects."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            root = f["model_weights"] if "model_weights" in f else f  # model.save() nests the weights
+            if "layer_names" not in root.attrs:
+                raise CheckpointError(f"{path}: no 'layer_names' attribute, so not a Keras 2 h5 weights file; {fix}")
+            layers = []
+            for name in _text(root.attrs["layer_names"]):
+                weight_names = _text(root[name].attrs.get("weight_names", []))
+                if weight_names:
+                    layers.append((name, [(w, np.asarray(root[name][w])) for w in weight_names]))
+            return layers
+    except (OSError, KeyError) as e:
+        raise CheckpointError(f"{path}: cannot be read as a Keras h5 weights file ({e}); {fix}") from e

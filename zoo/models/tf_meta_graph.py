@@ -204,12 +204,10 @@ class MetaGraphModel:
         """The frozen graph as an ONNX ModelProto under keras_to_onnx's contract: one input ``INPUT_NAME``
         (NCHW when ``nchw``; ``input_size`` None leaves height and width dynamic), the outputs in the
         requested order, named as the TF tensors without ``:0``."""
-        import onnx
         import tf2onnx
 
         from zoo.models.keras_efficientnet_lite import import_tensorflow
-        from zoo.recipes.onnx_ptq import (INPUT_NAME, OPSET, _check_converted, clip_bounds_as_constants,
-                                          ort_basic_optimise, stable_tensor_names)
+        from zoo.recipes.onnx_ptq import INPUT_NAME, OPSET, finish_export
 
         import_tensorflow()
         renames = {self.input_name: INPUT_NAME, **{n: _op_name(n) for n in self.output_names}}
@@ -217,13 +215,7 @@ class MetaGraphModel:
                                                   input_names=[self.input_name], output_names=list(self.output_names),
                                                   opset=OPSET, inputs_as_nchw=[self.input_name] if nchw else None,
                                                   tensors_to_rename=renames)
-        _check_converted(model, self.name, "tf2onnx")
-        model = ort_basic_optimise(model)
-        _check_converted(model, self.name, "onnxruntime's basic optimisation")
-        clip_bounds_as_constants(model)
-        stable_tensor_names(model)
-        onnx.checker.check_model(model)
-        return model
+        return finish_export(model, self.name)
 
     def _export_graph_def(self, input_size: int | None):
         """The frozen graph with the input placeholder shaped as keras_to_onnx's signature: batch dynamic (the

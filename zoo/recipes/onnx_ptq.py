@@ -101,22 +101,27 @@ def keras_to_onnx(keras_model, input_size: int | None, nchw: bool = True):
     Keras model itself stays NHWC. BatchNorms are folded by onnxruntime's basic optimisation and
     Clip bounds become Constant nodes so aimet-onnx's CLE recognises ReLU6.
     """
-    import onnx
-
     from zoo.models.keras_efficientnet_lite import import_tensorflow
 
     tf = import_tensorflow()
     import tf2onnx
 
     if hasattr(keras_model, "to_onnx"):  # converts itself, e.g. a TF1 meta graph (zoo/models/tf_meta_graph.py)
-        model = keras_model.to_onnx(input_size, nchw=nchw)
-    else:
-        signature = (tf.TensorSpec((None, input_size, input_size, 3), tf.float32, name=INPUT_NAME),)
-        model, _ = tf2onnx.convert.from_keras(keras_model, input_signature=signature, opset=OPSET,
-                                              inputs_as_nchw=[INPUT_NAME] if nchw else None)
-    _check_converted(model, keras_model.name, "tf2onnx")
+        return keras_model.to_onnx(input_size, nchw=nchw)
+    signature = (tf.TensorSpec((None, input_size, input_size, 3), tf.float32, name=INPUT_NAME),)
+    model, _ = tf2onnx.convert.from_keras(keras_model, input_signature=signature, opset=OPSET,
+                                          inputs_as_nchw=[INPUT_NAME] if nchw else None)
+    return finish_export(model, keras_model.name)
+
+
+def finish_export(model, name: str):
+    """A tf2onnx export made ready for aimet-onnx: standard ops only, BatchNorms folded by onnxruntime's
+    basic optimisation, Clip bounds as Constant nodes, per-process name counters replaced, checked."""
+    import onnx
+
+    _check_converted(model, name, "tf2onnx")
     model = ort_basic_optimise(model)
-    _check_converted(model, keras_model.name, "onnxruntime's basic optimisation")
+    _check_converted(model, name, "onnxruntime's basic optimisation")
     clip_bounds_as_constants(model)
     stable_tensor_names(model)
     onnx.checker.check_model(model)
