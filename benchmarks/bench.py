@@ -61,7 +61,8 @@ def overhead(reps: int) -> None:
     shared 2-core VM varied by +-15 s between identical runs; the ratio of medians is the figure."""
     wall([sys.executable, "-c", "import torch, aimet_torch.quantsim, aimet_torch.adaround.adaround_weight"])
     runs = {"suite": [], "bare": []}
-    commands = {"suite": pytest_command(f"tests/test_zoo.py::test_case[{LITE0}]"),
+    # -n 0: the harness around one case, without the xdist worker start that a whole run spreads over 40 cases
+    commands = {"suite": pytest_command("-n", "0", f"tests/test_zoo.py::test_case[{LITE0}]"),
                 "bare": [sys.executable, "benchmarks/bare_lite0.py"]}
     for rep in range(reps):
         for name in (("suite", "bare") if rep % 2 == 0 else ("bare", "suite")):
