@@ -137,14 +137,6 @@ def pytest_itemcollected(item):
         item.user_properties.append(("zoo_case", case.id))
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under xdist, hand out the grouped tests (model cases and the model-export tests: seconds to minutes
-    each) before the ungrouped unit tests (milliseconds), so the small ones fill the workers' gaps at
-    the end instead of one worker finishing a long case alone. Stable: the order within each kind stays."""
-    if config.getoption("numprocesses", None):
-        items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
-
-
 def pytest_runtest_logreport(report):
     """On the controller: remember which zoo cases started (not skipped), to list those left without a row."""
     case_ids = [value for key, value in report.user_properties if key == "zoo_case"]
