@@ -104,21 +104,28 @@ def keras_name(scope: str) -> str:
     return scope.removeprefix(f"{SCOPE}/").replace("/", "_")
 
 
-def _conv_entries(scope: str, weights: str = "weights") -> list[LayerWeights]:
-    return [LayerWeights(keras_name(scope), (f"{scope}/{weights}",)),
-            LayerWeights(f"{keras_name(scope)}_bn", tuple(f"{scope}/BatchNorm/{v}" for v in BN_VARIABLES))]
+def conv_entries(scope: str, weights: str = "weights", prefix: str = SCOPE) -> list[LayerWeights]:
+    """A conv and its BatchNorm: the Keras layers (named without ``prefix``) and their variables."""
+    name = scope.removeprefix(f"{prefix}/").replace("/", "_")
+    return [LayerWeights(name, (f"{scope}/{weights}",)),
+            LayerWeights(f"{name}_bn", tuple(f"{scope}/BatchNorm/{v}" for v in BN_VARIABLES))]
+
+
+def backbone_plan(blocks: list[ExpandedConv], prefix: str = SCOPE) -> list[LayerWeights]:
+    """``mobilenet_base``'s variables: Conv, the expanded_conv blocks, Conv_1."""
+    plan = conv_entries(f"{prefix}/Conv", prefix=prefix)
+    for block in blocks:
+        if block.has_expand:
+            plan += conv_entries(f"{block.scope}/expand", prefix=prefix)
+        plan += (conv_entries(f"{block.scope}/depthwise", "depthwise_weights", prefix)
+                 + conv_entries(f"{block.scope}/project", prefix=prefix))
+    return plan + conv_entries(f"{prefix}/Conv_1", prefix=prefix)
 
 
 def layer_plan() -> list[LayerWeights]:
     """Every Keras layer with weights and the slim variables that fill it."""
-    plan = _conv_entries(f"{SCOPE}/Conv")
-    for block in expanded_convs():
-        if block.has_expand:
-            plan += _conv_entries(f"{block.scope}/expand")
-        plan += _conv_entries(f"{block.scope}/depthwise", "depthwise_weights") + _conv_entries(f"{block.scope}/project")
     logits = f"{SCOPE}/Logits/Conv2d_1c_1x1"
-    return plan + _conv_entries(f"{SCOPE}/Conv_1") + [LayerWeights(keras_name(logits),
-                                                                    (f"{logits}/weights", f"{logits}/biases"))]
+    return backbone_plan(expanded_convs()) + [LayerWeights(keras_name(logits), (f"{logits}/weights", f"{logits}/biases"))]
 
 
 def _bn(layers, x, scope: str, relu6: bool):

@@ -66,8 +66,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.models.keras_mobilenet_v2_slim import (BN_EPSILON, BN_VARIABLES, HEAD_DEPTH, STEM_DEPTH, ExpandedConv,
-                                                expanded_convs, make_divisible)
+from zoo.models.keras_mobilenet_v2_slim import (BN_EPSILON, HEAD_DEPTH, STEM_DEPTH, ExpandedConv, backbone_plan,
+                                                conv_entries, expanded_convs, make_divisible)
 from zoo.models.keras_resnet50_slim import resize_bilinear_tf1
 from zoo.models.keras_weights import TF_BOOKKEEPING, LayerWeights, assign_plan, read_tf_checkpoint
 
@@ -137,19 +137,13 @@ def keras_name(scope: str) -> str:
     return scope.removeprefix(f"{SCOPE}/").replace("/", "_")
 
 
-def _conv_entries(scope: str, weights: str = "weights") -> list[LayerWeights]:
-    return [LayerWeights(keras_name(scope), (f"{scope}/{weights}",)),
-            LayerWeights(f"{keras_name(scope)}_bn", tuple(f"{scope}/BatchNorm/{v}" for v in BN_VARIABLES))]
+def _conv_entries(scope: str) -> list[LayerWeights]:
+    return conv_entries(scope, prefix=SCOPE)
 
 
 def layer_plan() -> list[LayerWeights]:
     """Every Keras layer with weights and the checkpoint variables that fill it."""
-    plan = _conv_entries(f"{SCOPE}/Conv")
-    for block in blocks():
-        if block.has_expand:
-            plan += _conv_entries(f"{block.scope}/expand")
-        plan += _conv_entries(f"{block.scope}/depthwise", "depthwise_weights") + _conv_entries(f"{block.scope}/project")
-    plan += _conv_entries(f"{SCOPE}/Conv_1")
+    plan = backbone_plan(blocks(), SCOPE)
     for one, _, two, _ in extra_scopes():
         plan += _conv_entries(one) + _conv_entries(two)
     for i in range(len(FEATURE_MAP_SIZES)):
