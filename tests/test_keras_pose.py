@@ -106,7 +106,7 @@ def test_plan_covers_the_pytorch_state_dict(keras_model, state_dict):
     assert keras_model.count_params() == sum(int(np.prod(t.shape)) for t in state_dict.values())
 
 
-def _refused(state_dict, match: str):
+def assert_refused(state_dict, match: str):
     from zoo.checkpoints import CheckpointError
     from zoo.models.keras_pose import keras_pose_architecture, load_torch_state_dict
 
@@ -120,13 +120,13 @@ def _refused(state_dict, match: str):
 
 def test_converter_refuses_missing_tensor(state_dict):
     broken = {k: v for k, v in state_dict.items() if k != "stage2_2.8.bias"}
-    _refused(broken, r"missing \['stage2_2\.8\.bias'\]")
+    assert_refused(broken, r"missing \['stage2_2\.8\.bias'\]")
 
 
 def test_converter_refuses_extra_tensor(state_dict):
     import torch
 
-    _refused({**state_dict, "stage3_1.0.weight": torch.zeros(1)}, r"unexpected \['stage3_1\.0\.weight'\]")
+    assert_refused({**state_dict, "stage3_1.0.weight": torch.zeros(1)}, r"unexpected \['stage3_1\.0\.weight'\]")
 
 
 def test_converter_refuses_misshaped_tensor(state_dict):
@@ -134,7 +134,7 @@ def test_converter_refuses_misshaped_tensor(state_dict):
 
     broken = dict(state_dict)
     broken["stage2_2.8.weight"] = torch.zeros(18, 128, 1, 1)  # 18 heatmaps instead of 19
-    _refused(broken, r"tensor stage2_2\.8\.weight \(18, 128, 1, 1\) does not fit Keras layer stage2_2_8 "
+    assert_refused(broken, r"tensor stage2_2\.8\.weight \(18, 128, 1, 1\) does not fit Keras layer stage2_2_8 "
                      r"\(the PyTorch layer holds \(19, 128, 1, 1\)\)")
 
 

@@ -67,14 +67,15 @@ REGISTRY.add(Case(
 # ----------------------------------------------------------------- the embedded tier's trained members of both families
 # Trained by fixtures/voc/train_embedded.py on the synthetic VOC train splits; seed recipes: SSD-Lite
 # CLE + AdaRound, DeepLab BN fold + CLE + AdaRound (the tiny nets are cheap enough for a few iterations)
+TINY_RECIPE = Recipe(name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced",
+                     per_channel=False, calibration_images=32, calibration_batch_size=8, adaround_batches=1,
+                     adaround_iterations=20)
 REGISTRY.add(Case(
     id="pt_ssd_lite_tiny.w8a8.synthetic_voc2007", framework="torch", task="detection", model="ssd_lite_tiny",
     dataset="synthetic_voc2007", metric="map_voc07", tier="embedded",
     checkpoint=Checkpoint(location="fixture", filename="voc/ssd_lite_tiny.pth", sha256=SSD_TINY_SHA256,
                           origin="fixtures/voc/train_embedded.py (see fixtures/voc/models.json)"),
-    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced",
-                  per_channel=False, calibration_images=32, calibration_batch_size=8, adaround_batches=1,
-                  adaround_iterations=20),
+    recipe=TINY_RECIPE,
     source="qfgaohao SSD-Lite family, trained by this project", seed_row=f"{SEED}: PyTorch / MobileNetV2-SSD-Lite",
     batch_size=16,
 ))
@@ -83,9 +84,7 @@ REGISTRY.add(Case(
     dataset="synthetic_voc2012", metric="miou", tier="embedded",
     checkpoint=Checkpoint(location="fixture", filename="voc/deeplab_tiny.pth", sha256=DEEPLAB_TINY_SHA256,
                           origin="fixtures/voc/train_embedded.py (see fixtures/voc/models.json)"),
-    recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced",
-                  per_channel=False, calibration_images=32, calibration_batch_size=8, adaround_batches=1,
-                  adaround_iterations=20),
+    recipe=TINY_RECIPE,
     source="jfzhang95 DeepLabV3+ family, trained by this project", seed_row=f"{SEED}: PyTorch / DeepLabV3+",
     batch_size=16,
 ))

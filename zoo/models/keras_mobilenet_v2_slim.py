@@ -99,14 +99,14 @@ def expanded_convs(depth_of=scaled, prefix: str = SCOPE) -> list[ExpandedConv]:
     return out
 
 
-def keras_name(scope: str) -> str:
+def keras_name(scope: str, prefix: str = SCOPE) -> str:
     """``MobilenetV2/expanded_conv_3/depthwise`` -> ``expanded_conv_3_depthwise``."""
-    return scope.removeprefix(f"{SCOPE}/").replace("/", "_")
+    return scope.removeprefix(f"{prefix}/").replace("/", "_")
 
 
 def conv_entries(scope: str, weights: str = "weights", prefix: str = SCOPE) -> list[LayerWeights]:
     """A conv and its BatchNorm: the Keras layers (named without ``prefix``) and their variables."""
-    name = scope.removeprefix(f"{prefix}/").replace("/", "_")
+    name = keras_name(scope, prefix)
     return [LayerWeights(name, (f"{scope}/{weights}",)),
             LayerWeights(f"{name}_bn", tuple(f"{scope}/BatchNorm/{v}" for v in BN_VARIABLES))]
 
@@ -128,27 +128,29 @@ def layer_plan() -> list[LayerWeights]:
     return backbone_plan(expanded_convs()) + [LayerWeights(keras_name(logits), (f"{logits}/weights", f"{logits}/biases"))]
 
 
-def _bn(layers, x, scope: str, relu6: bool):
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{keras_name(scope)}_bn")(x)
-    return layers.Activation("relu6", name=f"{keras_name(scope)}_relu6")(x) if relu6 else x
+def bn(layers, x, scope: str, relu6: bool, prefix: str = SCOPE):
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{keras_name(scope, prefix)}_bn")(x)
+    return layers.Activation("relu6", name=f"{keras_name(scope, prefix)}_relu6")(x) if relu6 else x
 
 
-def _conv_bn(layers, x, scope: str, depth: int, kernel: int = 1, stride: int = 1, relu6: bool = True):
-    x = layers.Conv2D(depth, kernel, stride, padding="same", use_bias=False, name=keras_name(scope))(x)
-    return _bn(layers, x, scope, relu6)
+def conv_bn(layers, x, scope: str, depth: int, kernel: int = 1, stride: int = 1, relu6: bool = True,
+            prefix: str = SCOPE):
+    x = layers.Conv2D(depth, kernel, stride, padding="same", use_bias=False, name=keras_name(scope, prefix))(x)
+    return bn(layers, x, scope, relu6, prefix)
 
 
-def _expanded_conv(layers, x, block: ExpandedConv):
-    inputs = x
+def expanded_conv(layers, x, block: ExpandedConv):
+    """conv_blocks.expanded_conv; returns (output, expansion output or None)."""
+    inputs, expansion, prefix = x, None, block.prefix
     if block.has_expand:
-        x = _conv_bn(layers, x, f"{block.scope}/expand", block.inner_depth)
+        x = expansion = conv_bn(layers, x, f"{block.scope}/expand", block.inner_depth, prefix=prefix)
     scope = f"{block.scope}/depthwise"
-    x = layers.DepthwiseConv2D(3, block.stride, padding="same", use_bias=False, name=keras_name(scope))(x)
-    x = _bn(layers, x, scope, relu6=True)
-    x = _conv_bn(layers, x, f"{block.scope}/project", block.out_depth, relu6=False)
+    x = layers.DepthwiseConv2D(3, block.stride, padding="same", use_bias=False, name=keras_name(scope, prefix))(x)
+    x = bn(layers, x, scope, relu6=True, prefix=prefix)
+    x = conv_bn(layers, x, f"{block.scope}/project", block.out_depth, relu6=False, prefix=prefix)
     if block.has_residual:
-        x = layers.Add(name=f"{keras_name(block.scope)}_add")([x, inputs])
-    return x
+        x = layers.Add(name=f"{keras_name(block.scope, prefix)}_add")([x, inputs])
+    return x, expansion
 
 
 def keras_mobilenet_v2_slim_architecture(input_size: int = 224):
@@ -158,10 +160,10 @@ def keras_mobilenet_v2_slim_architecture(input_size: int = 224):
     tf = import_tensorflow()
     layers = tf.keras.layers
     image = tf.keras.Input((input_size, input_size, 3), name="image")
-    x = _conv_bn(layers, image, f"{SCOPE}/Conv", scaled(STEM_DEPTH), 3, 2)
+    x = conv_bn(layers, image, f"{SCOPE}/Conv", scaled(STEM_DEPTH), 3, 2)
     for block in expanded_convs():
-        x = _expanded_conv(layers, x, block)
-    x = _conv_bn(layers, x, f"{SCOPE}/Conv_1", scaled(HEAD_DEPTH))
+        x, _ = expanded_conv(layers, x, block)
+    x = conv_bn(layers, x, f"{SCOPE}/Conv_1", scaled(HEAD_DEPTH))
     x = layers.GlobalAveragePooling2D(keepdims=True, name="Logits_global_pool")(x)
     x = layers.Conv2D(NUM_CLASSES, 1, name=keras_name(f"{SCOPE}/Logits/Conv2d_1c_1x1"))(x)
     logits = layers.Flatten(name="Logits_squeeze")(x)

@@ -66,8 +66,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.models.keras_mobilenet_v2_slim import (BN_EPSILON, HEAD_DEPTH, STEM_DEPTH, ExpandedConv, backbone_plan,
-                                                conv_entries, expanded_convs, make_divisible)
+from zoo.models.keras_mobilenet_v2_slim import (HEAD_DEPTH, STEM_DEPTH, ExpandedConv, backbone_plan, conv_bn,
+                                                conv_entries, expanded_conv, expanded_convs, make_divisible)
 from zoo.models.keras_resnet50_slim import resize_bilinear_tf1
 from zoo.models.keras_weights import TF_BOOKKEEPING, LayerWeights, assign_plan, read_tf_checkpoint
 
@@ -159,28 +159,8 @@ def skipped_variables(names) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- the Keras model
-def _bn(layers, x, scope: str, relu6: bool):
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{keras_name(scope)}_bn")(x)
-    return layers.Activation("relu6", name=f"{keras_name(scope)}_relu6")(x) if relu6 else x
-
-
-def _conv_bn(layers, x, scope: str, filters: int, kernel: int = 1, stride: int = 1, relu6: bool = True):
-    x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=keras_name(scope))(x)
-    return _bn(layers, x, scope, relu6)
-
-
-def _expanded_conv(layers, x, block: ExpandedConv):
-    """conv_blocks.expanded_conv; returns (output, expansion_output or None)."""
-    inputs, expansion = x, None
-    if block.has_expand:
-        x = expansion = _conv_bn(layers, x, f"{block.scope}/expand", block.inner_depth)
-    scope = f"{block.scope}/depthwise"
-    x = layers.DepthwiseConv2D(3, block.stride, padding="same", use_bias=False, name=keras_name(scope))(x)
-    x = _bn(layers, x, scope, relu6=True)
-    x = _conv_bn(layers, x, f"{block.scope}/project", block.out_depth, relu6=False)
-    if block.has_residual:
-        x = layers.Add(name=f"{keras_name(block.scope)}_add")([x, inputs])
-    return x, expansion
+def _conv_bn(layers, x, scope: str, filters: int, kernel: int = 1, stride: int = 1):
+    return conv_bn(layers, x, scope, filters, kernel, stride, prefix=SCOPE)
 
 
 def _flatten(layers, tf, x, anchors: int, size: int, name: str):
@@ -201,7 +181,7 @@ def ssd_mobilenet_v2_architecture():
     x = _conv_bn(layers, image, f"{SCOPE}/Conv", depth(STEM_DEPTH), 3, 2)
     feature_maps = []
     for block in blocks():
-        x, expansion = _expanded_conv(layers, x, block)
+        x, expansion = expanded_conv(layers, x, block)
         if block.index == EXPANSION_OUTPUT_BLOCK:
             feature_maps.append(expansion)  # layer_15/expansion_output
     x = _conv_bn(layers, x, f"{SCOPE}/Conv_1", depth(HEAD_DEPTH))
