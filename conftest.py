@@ -13,6 +13,9 @@ from zoo.results import read_rows, table
 from zoo.session import (EXPECTED_DIR, OPTIONS, ZooSession, fp32_cache_dir, installed_aimet, new_run_id,
                          option_value, subset_size)
 
+# zoo.runguard: memory budgets, time limits, worker count, dead-worker recovery; pytester: its self-tests
+pytest_plugins = ["zoo.runguard", "pytester"]
+
 SESSION_KEY = pytest.StashKey[ZooSession]()
 _STARTED_CASES: set[str] = set()  # controller only
 
@@ -43,6 +46,8 @@ def pytest_configure(config):
     run_id = workerinput["zoo_run_id"] if workerinput else new_run_id()
     run_dir = Path(option_value(config, "--results-dir")).resolve() / run_id
     config.stash[SESSION_KEY] = ZooSession(config, entries, run_dir, update, subset=subset)
+    if config.getoption("--memory-report") is None:
+        config.option.memory_report = str(run_dir / "run-guard" / "memory.json")  # beside, not among, the rows
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistRunId(), "zoo-xdist-run-id")
 
@@ -147,9 +152,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput"):
         return
     session = config.stash[SESSION_KEY]
-    if not session.run_dir.is_dir() and not _STARTED_CASES:
-        return
     rows = read_rows(session.run_dir) if session.run_dir.is_dir() else []
+    if not rows and not _STARTED_CASES:
+        return
     written = {row["case"] for row in rows}
     missing = sorted(_STARTED_CASES - written)
     terminalreporter.write_sep("=", "zoo results")

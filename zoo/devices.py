@@ -34,6 +34,9 @@ def resolve_device(requested: str, worker_id: str, cuda_count: int | None = None
 
 
 def cpu_threads_per_worker() -> int:
-    """Share the cores between xdist workers instead of oversubscribing them."""
+    """Share the cores between xdist workers instead of oversubscribing them; ``ZOO_CPU_THREADS`` sets
+    the count outright (benchmarks/noise.py measures the metrics under 1 and 2 threads with it)."""
+    if os.environ.get("ZOO_CPU_THREADS"):
+        return max(1, int(os.environ["ZOO_CPU_THREADS"]))
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     return max(1, (os.cpu_count() or 1) // workers)

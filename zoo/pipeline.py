@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import platform
-import resource
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zoo import memory
 from zoo.cache import Fp32Cache, fp32_key
 from zoo.checkpoints import verify
 from zoo.datasets import dataset_spec
@@ -152,7 +152,9 @@ def loader_workers(samples: int) -> int:
 
 
 def peak_memory_mb(device: torch.device) -> dict:
-    peak = {"host_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    """Peak resident memory of this test (the run guard resets the high-water mark when a test starts;
+    outside pytest it is the process's), and the CUDA peak where a GPU ran."""
+    peak = {"host_peak_rss_mb": memory.mb(memory.peak_bytes())}
     if device.type == "cuda":
         peak["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return peak
