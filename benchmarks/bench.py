@@ -9,11 +9,15 @@ Parts:
   throughput  FP32 vs quantized eval img/s on one loader, and loader img/s vs model img/s
   suite       default suite wall time with -n 1 vs -n 2 (target >= 1.7x; total target <= 10 min)
   cache       FP32 evaluation vs the FP32 cache hit that replaces it when only AIMET changes
+  memory      peak resident memory per test and per worker of the default suite (`pytest`, as a new user
+              runs it: a fresh clone, no caches), for each of --refs (e.g. --refs 38dbae8,HEAD: before/after)
   gpu         FP32 and W8A8 quantsim img/s of published-size architectures on synthetic input (--gpu-models)
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,10 +44,11 @@ def wall(command: list[str], cwd: Path = REPO, log: Path | None = None) -> float
     return seconds
 
 
-def committed_checkout() -> Path:
-    """A clean clone of HEAD, so the suite timed is the committed one (no stray local test files)."""
+def committed_checkout(ref: str = "HEAD") -> Path:
+    """A clean clone of ``ref``, so the suite measured is a committed one (no stray local files, no caches)."""
     clone = Path(tempfile.mkdtemp(prefix="bench-suite-")) / "repo"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", ref], check=True)
     return clone
 
 
@@ -143,6 +148,45 @@ def cache() -> None:
           f"{miss.measurement.samples} images; on ImageNet the saving is the whole FP32 pass (50000 images)")
 
 
+MEMORY_RUN_LIMIT_S = 3600  # a run that lost a worker could hang (the xdist bug zoo/xdist_recovery.py works around)
+
+
+def memory_part(refs: list[str], top: int) -> None:
+    for ref in refs:
+        checkout = committed_checkout(ref)
+        probe = checkout.parent / "memprobe"
+        env = {**os.environ, "PYTHONPATH": str(REPO / "benchmarks"), "ZOO_MEMPROBE_DIR": str(probe)}
+        start = time.perf_counter()
+        try:
+            done = subprocess.run([sys.executable, "-m", "pytest", "-p", "memprobe", "-p", "no:cacheprovider",
+                                   f"--results-dir={checkout.parent / 'results'}"], cwd=checkout, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  timeout=MEMORY_RUN_LIMIT_S)
+            ending, log = f"exit {done.returncode}", done.stdout
+        except subprocess.TimeoutExpired as e:
+            ending, log = f"still running after {MEMORY_RUN_LIMIT_S} s (killed)", (e.stdout or b"").decode()
+        (checkout.parent / "pytest.log").write_text(log)
+        print(memory_report(ref, probe, ending, time.perf_counter() - start, log.count("node down"), top), flush=True)
+
+
+def memory_report(ref: str, probe: Path, ending: str, seconds: float, nodes_down: int, top: int) -> str:
+    tests = [json.loads(line) for path in sorted(probe.glob("*.jsonl")) for line in path.read_text().splitlines()]
+    workers = {}
+    for path in sorted(probe.glob("*.jsonl")):
+        peaks = [json.loads(line)["peak_kb"] for line in path.read_text().splitlines()]
+        workers[path.stem] = max(peaks)
+    for path in sorted(probe.glob("*.beat")):  # the last sample of a worker that died mid-test counts too
+        workers[path.stem] = max(workers.get(path.stem, 0), json.loads(path.read_text())["max_kb"])
+    gb = lambda kib: kib / 2**20  # noqa: E731
+    lines = [f"memory {ref}: {ending} after {seconds / 60:.1f} min, {len(tests)} tests, workers lost ('node down'): "
+             f"{nodes_down}; peak resident per worker: "
+             + ", ".join(f"{w} {gb(k):.2f} GB" for w, k in workers.items()),
+             f"  {'peak GB':>8} {'start GB':>8} {'s':>6}  test (the {top} largest per-test peaks)"]
+    for t in sorted(tests, key=lambda t: -t["peak_kb"])[:top]:
+        lines.append(f"  {gb(t['peak_kb']):8.2f} {gb(t['start_kb']):8.2f} {t['seconds']:6.1f}  {t['test']}")
+    return "\n".join(lines)
+
+
 # Published-size PyTorch architectures of the zoo and their evaluation input shapes (C, H, W); weights are
 # random (no checkpoints on a lent machine), which does not change the cost of a forward pass
 GPU_MODELS = {
@@ -198,12 +242,15 @@ def main(argv=None) -> None:
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions of the overhead part")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--refs", default="HEAD", help="comma-separated git refs of the memory part")
+    parser.add_argument("--top", type=int, default=10, help="largest per-test peaks listed by the memory part")
     parser.add_argument("--gpu-models", default="efficientnet_lite0",
                         help=f"comma-separated models of the gpu part: {', '.join(GPU_MODELS)}")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     parts = {"overhead": lambda: overhead(args.reps), "throughput": throughput, "suite": suite, "cache": cache,
-             "gpu": lambda: gpu(args.device, args.batch, args.batches, args.gpu_models.split(","))}
+             "gpu": lambda: gpu(args.device, args.batch, args.batches, args.gpu_models.split(",")),
+             "memory": lambda: memory_part(args.refs.split(","), args.top)}
     for name in args.parts.split(","):
         if name not in parts:
             parser.error(f"--parts: unknown part {name!r}; choose from {', '.join(parts)}")

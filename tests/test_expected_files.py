@@ -8,7 +8,7 @@ from zoo.cases import REGISTRY
 from zoo.session import EXPECTED_DIR
 
 GOOD = {"schema_version": 1, "cases": {"a.w8a8.photos": {
-    "samples": 8, "metrics": {"top1": {"fp32": 75.0, "fp32_tol": 0.0, "quantized": 75.0, "max_drop": 12.5}},
+    "samples": 8, "metrics": {"top1": {"fp32": 75.0, "fp32_tol": 0.1, "quantized": 75.0, "max_drop": 12.5}},
     "provenance": {"kind": "measured"}}}}
 
 
@@ -35,6 +35,16 @@ def test_published_entries_quote_the_seed():
 def test_valid_file_loads(tmp_path):
     entries = exp.load_file(write(tmp_path, GOOD))
     assert entries["a.w8a8.photos"].metrics["top1"]["max_drop"] == 12.5
+
+
+@pytest.mark.parametrize("fp32_tol", [0.0, None])
+def test_exact_fp32_equality_is_refused_naming_the_key_and_the_fix(tmp_path, fp32_tol):
+    bad = json.loads(json.dumps(GOOD))
+    spec = bad["cases"]["a.w8a8.photos"]["metrics"]["top1"]
+    spec.pop("fp32_tol") if fp32_tol is None else spec.update(fp32_tol=fp32_tol)
+    with pytest.raises(exp.ExpectedError, match=r"cases/a.w8a8.photos/metrics/top1: fp32_tol is 0 or absent.*"
+                                                r"benchmarks/noise.py"):
+        exp.load_file(write(tmp_path, bad))
 
 
 def test_not_json_names_the_file(tmp_path):
@@ -86,20 +96,28 @@ def test_update_keeps_tolerances_and_gated_metrics_and_records_provenance(tmp_pa
     path = write(tmp_path, GOOD)
     old = exp.load_file(path)["a.w8a8.photos"]
     measured = exp.Measurement(8, {"top1": 62.5}, {"top1": 50.0, "sqnr_db": 12.0})
-    new = exp.updated_entry({"metrics": old.metrics, "samples": 8}, measured, {"date": "2026-11-27"},
-                            {"sqnr_db": {"max_drop": 1.0}})
+    new = exp.updated_entry({"metrics": old.metrics, "samples": 8}, measured, {"date": "2026-11-27"})
     exp.write_entry(path, "a.w8a8.photos", new)
     reloaded = exp.load_file(path)["a.w8a8.photos"]
-    assert reloaded.metrics == {"top1": {"fp32": 62.5, "fp32_tol": 0.0, "quantized": 50.0, "max_drop": 12.5}}
+    assert reloaded.metrics == {"top1": {"fp32": 62.5, "fp32_tol": 0.1, "quantized": 50.0, "max_drop": 12.5}}
     assert reloaded.provenance == {"kind": "measured", "date": "2026-11-27"}
 
 
 def test_new_entry_gates_every_measured_metric_with_default_tolerances():
     measured = exp.Measurement(8, {"top1": 62.5}, {"top1": 50.0, "sqnr_db": 12.0})
-    new = exp.updated_entry(None, measured, {}, {"sqnr_db": {"max_drop": 1.0}})
-    assert new["metrics"] == {"top1": {"max_drop": 0.0, "quantized": 50.0, "fp32": 62.5, "fp32_tol": 0.0},
-                              "sqnr_db": {"max_drop": 1.0, "quantized": 12.0}}
+    new = exp.updated_entry(None, measured, {})
+    assert new["metrics"] == {"top1": {"max_drop": 1.0, "max_gain": 2.0, "quantized": 50.0, "fp32": 62.5,
+                                       "fp32_tol": 0.01},
+                              "sqnr_db": {"max_drop": 1.0, "max_gain": 3.0, "quantized": 12.0}}
     assert new["samples"] == 8
+
+
+def test_every_metric_has_default_tolerances_and_a_nonzero_fp32_tolerance():
+    from zoo.metrics import METRICS
+
+    for info in METRICS.values():
+        defaults = info.default_tolerances(has_fp32=True)
+        assert defaults["max_drop"] > 0 and 0 < defaults["fp32_tol"] < defaults["max_drop"], info.name
 
 
 def write_overlay(directory, version, overrides):

@@ -105,11 +105,16 @@ def load_file(path: Path) -> dict[str, ExpectedEntry]:
         raise ExpectedError(f"{path}: key {where}: {e.message}") from e
     entries = {}
     for case_id, raw in data["cases"].items():
-        for metric in raw["metrics"]:
+        for metric, spec in raw["metrics"].items():
             try:
-                metric_info(metric)
+                info = metric_info(metric)
             except KeyError as e:
                 raise ExpectedError(f"{path}: key cases/{case_id}/metrics/{metric}: {e.args[0]}") from None
+            if spec.get("fp32") is not None and not spec.get("fp32_tol"):
+                raise ExpectedError(
+                    f"{path}: key cases/{case_id}/metrics/{metric}: fp32_tol is 0 or absent, i.e. exact float "
+                    f"equality, which another thread count or CPU breaks; set it from measured noise "
+                    f"(benchmarks/noise.py; the metric's default is {info.fp32_tol:g})")
         entries[case_id] = ExpectedEntry(
             case_id, path, raw["samples"], raw["metrics"], raw["provenance"], raw.get("xfail")
         )
@@ -365,8 +370,9 @@ def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str, subse
 # ------------------------------------------------------------------ --update-expected
 
 
-def updated_entry(raw: dict | None, measured: Measurement, provenance: dict, default_tolerances: dict) -> dict:
-    """A new raw entry holding the measured values; tolerances are kept where they exist.
+def updated_entry(raw: dict | None, measured: Measurement, provenance: dict) -> dict:
+    """A new raw entry holding the measured values; tolerances are kept where they exist, else each
+    metric's defaults (zoo.metrics).
 
     An existing entry keeps its set of gated metrics; a new entry gates every measured metric.
     """
@@ -377,16 +383,22 @@ def updated_entry(raw: dict | None, measured: Measurement, provenance: dict, def
         q = measured.quantized.get(name)
         if q is None:
             continue
-        old = metrics.get(name) or dict(default_tolerances.get(name, {"max_drop": 0.0}))
-        old["quantized"] = q
         f = measured.fp32.get(name)
+        defaults = metric_info(name).default_tolerances(has_fp32=f is not None)
+        old = metrics.get(name) or dict(defaults)
+        old["quantized"] = q
         if f is not None:
             old["fp32"] = f
-            old.setdefault("fp32_tol", 0.0)
+            old.setdefault("fp32_tol", defaults["fp32_tol"])
         metrics[name] = old
     raw["samples"] = measured.samples
     raw["provenance"] = {"kind": "measured", **provenance}
     return raw
+
+
+def raw_entry(path: Path, case_id: str) -> dict:
+    """One case's entry as stored (no overlays), for tools that edit it with write_entry."""
+    return json.loads(Path(path).read_text())["cases"][case_id]
 
 
 def write_entry(path: Path, case_id: str, raw_entry: dict) -> None:

@@ -15,6 +15,7 @@ from zoo.cache import Fp32Cache, fp32_key
 from zoo.checkpoints import verify
 from zoo.datasets import dataset_spec
 from zoo.datasets.imagenet import DatasetError
+from zoo.devices import recipe_threads
 from zoo.expected import Measurement
 from zoo.frameworks import FRAMEWORKS, Runner
 from zoo.models import MODELS, recalibrate_batchnorm
@@ -201,7 +202,7 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
             fp32 = predict(framework.runner(model, device), dataset, case.batch_size, device, f"{case.id} fp32",
                            reduce)
             fp32_cache.store(key, fp32)
-    with timer("quantize"):
+    with timer("quantize"), recipe_threads(device):
         quantized = framework.quantize(model, spec, recipe, calibration, device, workdir)
     with timer("quantized_eval"):
         quant = predict(quantized.run, dataset, case.batch_size, device, f"{case.id} quantized", reduce)

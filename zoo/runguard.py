@@ -54,6 +54,7 @@ class TestPeak:
     worker: str
     peak_rss_mb: float
     budget_mb: float
+    start_rss_mb: float | None = None  # resident when the test started: what earlier tests left behind
     cuda_peak_mb: float | None = None
 
 
@@ -278,6 +279,7 @@ class RunGuard:
         if self.heartbeat is not None:
             self.heartbeat.test_started(item.nodeid, time.time() + limit + grace if limit else None, grace)
         start = memory.rss_bytes() or 0
+        item.user_properties.append(("start_rss_mb", memory.mb(start)))
         try:
             yield
         finally:
@@ -316,7 +318,7 @@ class RunGuard:
         node = getattr(report, "node", None)
         self.findings.peaks.append(TestPeak(
             report.nodeid, node.gateway.id if node is not None else "main", properties["peak_rss_mb"],
-            properties["memory_budget_mb"], properties.get("peak_cuda_mb")))
+            properties["memory_budget_mb"], properties.get("start_rss_mb"), properties.get("peak_cuda_mb")))
 
     def pytest_sessionfinish(self, session):
         path = session.config.getoption("--memory-report")

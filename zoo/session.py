@@ -29,26 +29,6 @@ OPTIONS = {
                           "(the run still fails so a human reviews the diff)"),
 }
 
-# default tolerances for a metric that gets its first expected value through --update-expected
-DEFAULT_TOLERANCES = {
-    "top1": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
-    "top5": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
-    "agreement_top1": {"max_drop": 10.0},
-    "sqnr_db": {"max_drop": 1.0, "max_gain": 3.0},
-    "map_voc07": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
-    "map_voc": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
-    "miou": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
-    "pixel_acc": {"fp32_tol": 0.0, "max_drop": 1.0, "max_gain": 2.0},
-    "agreement_pixels": {"max_drop": 2.0},
-    "psnr_y": {"fp32_tol": 0.0, "max_drop": 0.1, "max_gain": 0.5},
-    "ssim_y": {"fp32_tol": 0.0, "max_drop": 0.005, "max_gain": 0.02},
-    "kp_ap": {"fp32_tol": 0.0, "max_drop": 0.01, "max_gain": 0.03},
-    "kp_ar": {"fp32_tol": 0.0, "max_drop": 0.01, "max_gain": 0.03},
-    "wer": {"fp32_tol": 0.0, "max_drop": 0.5, "max_gain": 2.0},
-    "wer_vs_fp32": {"max_drop": 2.0},
-}
-
-
 def option_value(config, name: str):
     """Command-line value, else the environment variable, else the default."""
     env, default, _ = OPTIONS[name]
@@ -137,7 +117,7 @@ class ZooSession:
         path = exp.expected_file_for(case, EXPECTED_DIR)
         old = self.entries.get(case.id)
         raw_old = {"metrics": old.metrics, "samples": old.samples} if old else None
-        new = exp.updated_entry(raw_old, outcome.measurement, self.provenance(case, outcome.info), DEFAULT_TOLERANCES)
+        new = exp.updated_entry(raw_old, outcome.measurement, self.provenance(case, outcome.info))
         exp.write_entry(path, case.id, new)
         return path
 

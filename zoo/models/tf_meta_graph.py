@@ -207,14 +207,14 @@ class MetaGraphModel:
         import tf2onnx
 
         from zoo.models.keras_efficientnet_lite import import_tensorflow
-        from zoo.recipes.onnx_ptq import INPUT_NAME, OPSET, finish_export, tf2onnx_optimizers
+        from zoo.recipes.onnx_ptq import INPUT_NAME, OPSET, finish_export
 
         import_tensorflow()
         renames = {self.input_name: INPUT_NAME, **{n: _op_name(n) for n in self.output_names}}
         model, _ = tf2onnx.convert.from_graph_def(self._export_graph_def(input_size), name=self.name,
                                                   input_names=[self.input_name], output_names=list(self.output_names),
                                                   opset=OPSET, inputs_as_nchw=[self.input_name] if nchw else None,
-                                                  tensors_to_rename=renames, optimizers=tf2onnx_optimizers())
+                                                  tensors_to_rename=renames)
         return finish_export(model, self.name)
 
     def _export_graph_def(self, input_size: int | None):

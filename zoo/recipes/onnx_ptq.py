@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo import memory
 from zoo.recipes import aimet_common
 
 TECHNIQUES = ("bn_fold", "cle", "bias_correction", "adaround")
@@ -112,7 +113,9 @@ def keras_to_onnx(keras_model, input_size: int | None, nchw: bool = True):
     model, _ = tf2onnx.convert.from_keras(keras_model, input_signature=signature, opset=OPSET,
                                           inputs_as_nchw=[INPUT_NAME] if nchw else None,
                                           optimizers=tf2onnx_optimizers())
-    return finish_export(model, keras_model.name)
+    model = finish_export(model, keras_model.name)
+    memory.release()  # the conversion leaves ~3 GB of garbage and freed heap (RetinaNet: 4.6 -> 1.8 GB resident)
+    return model
 
 
 def tf2onnx_optimizers():
