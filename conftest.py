@@ -7,7 +7,7 @@ import pytest
 
 from zoo import expected as exp
 from zoo.availability import Roots, Unavailable, check_framework, locate_checkpoint, locate_dataset
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.registry import MARKS
 from zoo.results import read_rows, table
 from zoo.session import (EXPECTED_DIR, OPTIONS, ZooSession, fp32_cache_dir, installed_aimet, new_run_id,

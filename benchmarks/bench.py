@@ -85,9 +85,9 @@ def throughput_of(fn, images: int) -> float:
 
 
 def throughput() -> None:
-    from zoo.cases import REGISTRY
-    from zoo.datasets.photos import PhotoSet
-    from zoo.models import MODELS
+    from zoo.catalog import REGISTRY
+    from zoo.data.embedded.photos import PhotoSet
+    from zoo.catalog import MODELS
     from zoo.recipes.torch_ptq import quantize
     from zoo.registry import Recipe
 
@@ -133,7 +133,7 @@ def suite() -> None:
 def cache() -> None:
     from zoo.availability import Roots, locate_checkpoint, locate_dataset
     from zoo.cache import Fp32Cache
-    from zoo.cases import REGISTRY
+    from zoo.catalog import REGISTRY
     from zoo.pipeline import CaseInputs, measure
 
     case = REGISTRY["pt_mobilenet_v2.w8a8.photos"]
@@ -206,7 +206,7 @@ def gpu(device: str, batch: int, batches: int, models: list[str]) -> None:
 
 
 def gpu_throughput(name: str, shape: tuple[int, int, int], device: str, batch: int, batches: int) -> None:
-    from zoo.models import MODELS
+    from zoo.catalog import MODELS
     from zoo.recipes.torch_ptq import quantize
     from zoo.registry import Recipe
 

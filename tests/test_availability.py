@@ -2,7 +2,7 @@
 import pytest
 
 from zoo.availability import Roots, Unavailable, locate_checkpoint, locate_dataset
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.registry import Checkpoint
 
 PUBLISHED_CKPT = Checkpoint(location="checkpoint_root", filename="net.pth", origin="https://example.org/net.pth")

@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 
 from zoo.cache import Fp32Cache, fp32_key
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.results import read_per_sample, write_per_sample
 from zoo.tasks import Predictions
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from zoo.checkpoints import CheckpointError, load_state_dict, load_strict, sha256_of, verify
-from zoo.models.efficientnet_lite import map_by_position
+from zoo.families.efficientnet_lite.torch import map_by_position
 from zoo.registry import Checkpoint
 
 

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.expected import gate
 from zoo.pipeline import measure
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from zoo.availability import Roots, locate_checkpoint, locate_dataset
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.pipeline import CaseInputs, measure
 
 SMOKE = REGISTRY["pt_mobilenet_v2.w8a8.photos"]

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from zoo import expected as exp
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.session import EXPECTED_DIR
 
 GOOD = {"schema_version": 1, "cases": {"a.w8a8.photos": {

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.expected import gate
 from zoo.session import accept_command
 

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 FAKE_ZOO_TEST = '''
 import os
 import pytest
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.expected import Measurement, Verdict
 from zoo.pipeline import Outcome
 

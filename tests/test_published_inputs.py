@@ -4,12 +4,12 @@ import dataclasses
 import pytest
 import torch
 
-from zoo.cases import REGISTRY
+from tests.data.test_imagenet import make_tree
+from zoo.catalog import REGISTRY
 from zoo.checkpoints import CheckpointError
-from zoo.datasets.imagenet import DatasetError
-from zoo.models.mobilenet_v2 import MobileNetV2
+from zoo.data.base import DatasetError
+from zoo.families.mobilenet_v2.torch import MobileNetV2
 from zoo.pipeline import CaseInputs, measure
-from tests.test_imagenet_loader import make_tree
 
 MOBILENET = REGISTRY["pt_mobilenet_v2.w8a8.imagenet"]
 
@@ -42,7 +42,7 @@ def test_partial_dataset_fails_with_expected_and_found_counts(checkpoint, partia
 
 def test_published_checkpoint_keys_load_into_the_architecture(checkpoint):
     """The tonylins key layout: features.N..., classifier.weight/bias (strict load)."""
-    from zoo.models import MODELS
+    from zoo.catalog import MODELS
 
     model = MODELS["mobilenet_v2"].build(checkpoint)
     keys = set(model.state_dict())
@@ -52,7 +52,7 @@ def test_published_checkpoint_keys_load_into_the_architecture(checkpoint):
 
 def test_lite0_architecture_has_the_gen_efficientnet_key_layout():
     """efficientnet_lite0_ra-37913777.pth uses rwightman's names: conv_stem, bn1, blocks.i.j.*, conv_head."""
-    from zoo.models import MODELS
+    from zoo.catalog import MODELS
 
     keys = set(MODELS["efficientnet_lite0"].build(None).state_dict())
     assert {"conv_stem.weight", "bn1.running_mean", "blocks.0.0.conv_dw.weight", "blocks.0.0.conv_pw.weight",
@@ -62,9 +62,9 @@ def test_lite0_architecture_has_the_gen_efficientnet_key_layout():
 
 
 def test_declared_subset_accepts_a_partial_tree_with_seeded_samples(partial_imagenet):
-    from zoo.datasets.imagenet import ImageNetVal
-    from zoo.datasets.transforms import Preprocess
-    from zoo.pipeline import select_samples
+    from zoo.data.base import select_samples
+    from zoo.data.real.imagenet import ImageNetVal
+    from zoo.data.transforms import Preprocess
 
     dataset = ImageNetVal(partial_imagenet, Preprocess(32, 28))
     view = select_samples(dataset, "c", partial_imagenet, 50000, subset=2)

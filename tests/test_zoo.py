@@ -1,15 +1,18 @@
 """The zoo: one parametrized test per registry case (quantize with its recipe, evaluate, gate)."""
 import pytest
 
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.expected import Verdict, gate
 from zoo.session import accept_command, junit_properties
 
 
+def case_marks(case):
+    budget = [pytest.mark.memory_budget(case.memory_budget_gb)] if case.memory_budget_gb else []
+    return [*(getattr(pytest.mark, m) for m in case.marks), pytest.mark.xdist_group(case.id), *budget]
+
+
 def case_params():
-    return [pytest.param(case, id=case.id, marks=[*(getattr(pytest.mark, m) for m in case.marks),
-                                                  pytest.mark.xdist_group(case.id)])
-            for case in REGISTRY]
+    return [pytest.param(case, id=case.id, marks=case_marks(case)) for case in REGISTRY]
 
 
 @pytest.mark.parametrize("case", case_params())

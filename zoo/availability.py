@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo import paths
 from zoo.checkpoints import package_file
-from zoo.datasets import dataset_spec
+from zoo.data.catalog import dataset_spec
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DATA_ROOT = ("--data-root", "ZOO_DATA_ROOT")
 CHECKPOINT_ROOT = ("--checkpoint-root", "ZOO_CHECKPOINT_ROOT")
 
@@ -46,7 +46,7 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
     if checkpoint.location == "deterministic":
         return None
     if checkpoint.location == "fixture":
-        return FIXTURES / checkpoint.filename  # part of the checkout: absent means a broken checkout, not a skip
+        return paths.FIXTURES / checkpoint.filename  # part of the checkout: absent means a broken checkout, not a skip
     if checkpoint.location == "package":
         path = package_file(checkpoint.package, checkpoint.filename)
         if path is None:

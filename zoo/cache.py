@@ -16,7 +16,7 @@ from zoo.tasks import Predictions
 
 ZOO_DIR = Path(__file__).resolve().parent
 # code that decides FP32 outputs: architectures, preprocessing, data loading, evaluation
-FP32_CODE = ("models", "datasets", "pipeline.py", "frameworks.py", "checkpoints.py")
+FP32_CODE = ("families", "data", "backends", "pipeline.py", "checkpoints.py")
 
 
 def code_version() -> str:

@@ -82,5 +82,12 @@ def load_strict(model, state_dict: dict, path: Path):
     return model
 
 
+def load_weights(model, checkpoint: Path | None):
+    """``model`` with the tensors of ``checkpoint`` loaded strictly, or as it is when there is no file."""
+    if checkpoint is not None:
+        load_strict(model, load_state_dict(Path(checkpoint)), Path(checkpoint))
+    return model
+
+
 def _key_diff(expected: dict, found: dict):
     return sorted(set(expected) - set(found)), sorted(set(found) - set(expected))

@@ -50,6 +50,12 @@ def cpu_threads_per_worker() -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+def onnxruntime_threads() -> dict:
+    """onnxruntime sessions take every core by default: under ``-n N`` each xdist worker gets its share."""
+    threads = cpu_threads_per_worker()
+    return {"intra_op_num_threads": threads, "inter_op_num_threads": threads}
+
+
 @contextmanager
 def recipe_threads(device: torch.device):
     """Run the recipe (calibration, AdaRound) on RECIPE_THREADS CPU threads, torch's and onnxruntime's.

@@ -213,7 +213,7 @@ def check_coverage(case_ids, entries: dict[str, ExpectedEntry], directory: Path,
                             f"(add one, or run its test with --update-expected to measure it)")
     for case_id, entry in entries.items():
         if case_id not in set(case_ids):
-            problems.append(f"{entry.path}: key cases/{case_id}: no such case in zoo/cases/ "
+            problems.append(f"{entry.path}: key cases/{case_id}: no such case in zoo/families/*/cases.py "
                             f"(remove the entry or register the case)")
     if problems:
         raise ExpectedError("\n".join(problems))

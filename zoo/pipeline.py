@@ -11,16 +11,16 @@ import numpy as np
 import torch
 
 from zoo import memory
+from zoo.backends import BACKENDS
+from zoo.backends.common import Runner
 from zoo.cache import Fp32Cache, fp32_key
+from zoo.catalog import MODELS
 from zoo.checkpoints import verify
-from zoo.datasets import dataset_spec
-from zoo.datasets.imagenet import DatasetError
+from zoo.data.base import select_samples
+from zoo.data.catalog import dataset_spec
 from zoo.devices import recipe_threads
 from zoo.expected import Measurement
-from zoo.frameworks import FRAMEWORKS, Runner
-from zoo.models import MODELS, recalibrate_batchnorm
 from zoo.tasks import FIDELITY_MAX_VALUES, FIDELITY_SAMPLES, Predictions, scorer
-
 
 TENSORFLOW_HALF = ("tensorflow-cpu", "tf2onnx", "aimet-onnx", "onnxruntime")
 
@@ -54,60 +54,6 @@ class StepTimer:
             self.seconds[step] = round(time.perf_counter() - start, 3)
 
 
-class SubsetView:
-    """A fixed, seeded subset of a dataset's samples, in dataset order (``--subset N``).
-
-    Ground-truth accessors follow the subset: list accessors are sliced, per-index ones remapped.
-    """
-
-    LIST_ACCESSORS = ("label_sets", "sample_ids", "ground_truths", "image_sizes", "transcripts", "image_ids")
-    INDEX_ACCESSORS = ("target_mask", "hr_image")
-    SHARED = ("scale", "ground_truth")  # not per sample: the same for the subset
-
-    def __init__(self, dataset, size: int, seed: int = 0):
-        import random
-
-        self.dataset = dataset
-        self.indices = sorted(random.Random(seed).sample(range(len(dataset)), size))
-
-    def __len__(self):
-        return len(self.indices)
-
-    def __getitem__(self, i):
-        return self.dataset[self.indices[i]]
-
-    def __getattr__(self, name):
-        if name in self.LIST_ACCESSORS:
-            everything = getattr(self.dataset, name)
-            return lambda: [items[i] for items in [everything()] for i in self.indices]
-        if name in self.INDEX_ACCESSORS:
-            accessor = getattr(self.dataset, name)
-            return lambda i: accessor(self.indices[i])
-        if name in self.SHARED:
-            return getattr(self.dataset, name)
-        raise AttributeError(f"{name}: not forwarded by SubsetView; list it in LIST_ACCESSORS, INDEX_ACCESSORS or SHARED")
-
-    def fingerprint(self) -> str:
-        return f"{self.dataset.fingerprint()}:subset:{','.join(map(str, self.indices))}"
-
-    def calibration_images(self, count: int, seed: int):
-        return self.dataset.calibration_images(count, seed)
-
-
-def select_samples(dataset, case_id: str, where, expected_samples: int | None, subset: int | None):
-    """The full dataset (whose size must match the expected count), or a seeded subset of it."""
-    if subset:
-        if len(dataset) < subset:
-            raise DatasetError(f"{case_id}: --subset {subset} needs at least {subset} samples, "
-                               f"found {len(dataset)} under {where}")
-        return SubsetView(dataset, subset)
-    if expected_samples is not None and len(dataset) != expected_samples:
-        raise DatasetError(
-            f"{case_id}: found {len(dataset)} samples under {where}, expected {expected_samples} "
-            f"(full-dataset guard; the dataset is partial or different; --subset N evaluates a seeded subset)")
-    return dataset
-
-
 def open_dataset(name: str, data_dir: Path | None, preprocess):
     return dataset_spec(name).open(data_dir, preprocess)
 
@@ -136,7 +82,7 @@ def predict(run: Runner, dataset, batch_size: int, device: torch.device, desc: s
         except torch.cuda.OutOfMemoryError as e:
             raise RuntimeError(
                 f"{desc}: CUDA out of memory at batch size {batch_size} on {device}; lower the case's "
-                f"batch_size in zoo/cases/ or use a GPU with more memory") from e
+                f"batch_size in zoo/families/<family>/cases.py or use a GPU with more memory") from e
         if len(samples) < FIDELITY_SAMPLES and kept_values < FIDELITY_MAX_VALUES:
             raw.append(tuple(o[:FIDELITY_SAMPLES - len(samples)] for o in outputs))
             kept_values += sum(o.size for o in raw[-1])
@@ -174,7 +120,7 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
             fp32_cache: Fp32Cache | None = None, subset: int | None = None) -> Outcome:
     """Run ``case`` end to end. Raises on bad data/weights; never skips (that is decided earlier)."""
     timer, spec, recipe = StepTimer(), MODELS[case.model], case.recipe
-    framework = FRAMEWORKS[case.framework]
+    backend = BACKENDS[case.framework]
     info: dict = {"knobs": recipe.knobs(), "device": str(device), "versions": versions(case.framework)}
     with timer("load"):
         if inputs.checkpoint is not None:
@@ -184,14 +130,11 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
                                  inputs.data_dir or "the embedded fixture", expected_samples, subset)
         info["subset"] = subset
         calibration = dataset.calibration_images(recipe.calibration_images, recipe.seed)
-        framework.seed(recipe.seed)
-        model = spec.build(inputs.checkpoint)
-        if case.checkpoint.location == "deterministic" and case.framework == "torch":
-            recalibrate_batchnorm(model, calibration)
-            info["weights"] = (f"torch.manual_seed({recipe.seed}) init, BatchNorm statistics recalibrated "
-                               f"on the {len(calibration)} calibration samples")
-        if case.framework == "torch":
-            model = model.to(device)
+        backend.seed(recipe.seed)
+        seeded = recipe.seed if case.checkpoint.location == "deterministic" else None
+        model, weights_note = backend.prepare(spec.build(inputs.checkpoint), device, calibration, seeded)
+        if weights_note:
+            info["weights"] = weights_note
     reduce = spec.reduce or split_samples
     fp32_cache = fp32_cache or Fp32Cache(None)
     key = fp32_key(case, info.get("checkpoint_sha256"), dataset.fingerprint(), device)
@@ -199,11 +142,11 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
         fp32 = fp32_cache.load(key)
         info["fp32_from_cache"] = fp32 is not None
         if fp32 is None:
-            fp32 = predict(framework.runner(model, device), dataset, case.batch_size, device, f"{case.id} fp32",
+            fp32 = predict(backend.runner(model, device), dataset, case.batch_size, device, f"{case.id} fp32",
                            reduce)
             fp32_cache.store(key, fp32)
     with timer("quantize"), recipe_threads(device):
-        quantized = framework.quantize(model, spec, recipe, calibration, device, workdir)
+        quantized = backend.quantize(model, spec, recipe, calibration, device, workdir)
     with timer("quantized_eval"):
         quant = predict(quantized.run, dataset, case.batch_size, device, f"{case.id} quantized", reduce)
     with timer("score"):

@@ -1,9 +1,12 @@
 """The registry: one frozen dataclass per case. Case id = expected key = report row."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-FRAMEWORKS = ("torch", "tensorflow")
+FRAMEWORK_NAMES = ("torch", "tensorflow")
+SEED_README = "shared/seed/model-zoo-README.md"
 TIERS = ("published", "embedded")
 
 # every mark a case can carry (Case.marks); conftest registers them, so --strict-markers holds
@@ -31,6 +34,24 @@ MARKS = {
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """A model as the pipeline runs it: builder, the source's preprocessing and the reduction of raw outputs.
+
+    Each family declares its specs beside the architecture (``zoo/families/<family>/<framework>.py``).
+    """
+
+    name: str
+    build: Callable[[Path | None], object]
+    # a dataset sample (PIL image, image + mask, waveform, LR array) -> CHW tensor (and target where it changes)
+    preprocess: Callable
+    # the fixed square input side the model is exported at; None: any size (fully convolutional, batch 1)
+    input_size: int | None = 224
+    # (a batch's outputs, the dataset's targets for the batch) -> per-sample predictions kept for scoring
+    # (decoded boxes, masks, transcripts); None keeps the outputs as they are
+    reduce: Callable | None = None
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """Where a case's weights come from and how they are verified.
 
@@ -47,6 +68,11 @@ class Checkpoint:
     package: str | None = None
     origin: str = ""
     note: str = ""
+
+
+# the weights of most smoke cases: a seeded initialisation whose BatchNorm statistics are measured on the
+# calibration samples (zoo/backends/torch.py recalibrate_batchnorm)
+SEEDED_RECALIBRATED = Checkpoint(location="deterministic", note="seeded init + BN statistics recalibrated on real images")
 
 
 @dataclass(frozen=True)
@@ -100,10 +126,13 @@ class Case:
     batch_size: int = 32
     # evaluate a fixed seeded subset of this many samples (smoke cases: a few inputs suffice)
     eval_samples: int | None = None
+    # peak resident memory allowed for the case's test, where it needs more than the run guard's default
+    # (zoo/runguard.py); the case's comment gives the measured peaks
+    memory_budget_gb: float | None = None
 
     def __post_init__(self):
-        if self.framework not in FRAMEWORKS:
-            raise ValueError(f"case {self.id}: framework {self.framework!r} not in {FRAMEWORKS}")
+        if self.framework not in FRAMEWORK_NAMES:
+            raise ValueError(f"case {self.id}: framework {self.framework!r} not in {FRAMEWORK_NAMES}")
         if self.tier not in TIERS:
             raise ValueError(f"case {self.id}: tier {self.tier!r} not in {TIERS}")
         unknown = set(self.marks) - set(MARKS)
@@ -113,7 +142,7 @@ class Case:
     @property
     def marks(self) -> tuple[str, ...]:
         """pytest marks, derived from data so no test types them by hand."""
-        from zoo.datasets import dataset_spec
+        from zoo.data.catalog import dataset_spec
 
         return ("zoo", self.tier, self.framework, dataset_spec(self.dataset).mark, *self.tags)
 

@@ -5,14 +5,14 @@ import datetime as dt
 import os
 import platform
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from zoo import paths
 from zoo import expected as exp
 from zoo.results import write_per_sample, write_row
 
-REPO = Path(__file__).resolve().parents[1]
-EXPECTED_DIR = REPO / "expected"
+EXPECTED_DIR = paths.REPO / "expected"
 
 # option -> (environment fallback, default, help)
 OPTIONS = {
@@ -80,7 +80,6 @@ class ZooSession:
     entries: dict
     run_dir: Path
     update_expected: bool
-    rows_written: list = field(default_factory=list)
     subset: int | None = None
 
     def subset_for(self, case) -> int | None:
@@ -103,7 +102,6 @@ class ZooSession:
         if outcome.per_sample:
             row["per_sample_file"] = write_per_sample(self.run_dir, case.id, outcome.per_sample).name
         write_row(self.run_dir, row)
-        self.rows_written.append(case.id)
         return row
 
     def record_error(self, case, error: BaseException) -> None:

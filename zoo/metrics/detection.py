@@ -1,7 +1,7 @@
 """Pascal VOC detection AP, as py-faster-rcnn's voc_eval.py (the convention of qfgaohao/pytorch-ssd).
 
 Boxes are (xmin, ymin, xmax, ymax) in inclusive pixel coordinates, so a box spans
-x2 - x1 + 1 pixels. Labels are 0-based class indices (zoo.datasets.voc.VOC_CLASSES order).
+x2 - x1 + 1 pixels. Labels are 0-based class indices (zoo.data.real.voc.VOC_CLASSES order).
 Per class: detections of all images sorted by descending score (stable, so ties keep input
 order; voc_eval's np.argsort leaves tie order unspecified); each is matched to the GT of its
 image with the highest IoU; IoU > threshold (strict, as voc_eval.py) and that GT not yet taken

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoo.cases import REGISTRY
+from zoo.catalog import REGISTRY
 from zoo.fileio import atomic_write_text
 from zoo.reports import Run, csv_text, fmt, markdown_table
 

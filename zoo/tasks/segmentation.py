@@ -25,6 +25,6 @@ def score(dataset, fp32: Predictions, quantized: Predictions) -> Scores:
     return Scores(metrics["fp32"], metrics["quantized"], {"quantized.agreement_pixels": np.array(agreement)})
 
 
-def argmax_masks(outputs: tuple[np.ndarray, ...]) -> list[tuple[np.ndarray]]:
+def argmax_masks(outputs: tuple[np.ndarray, ...], _targets=None) -> list[tuple[np.ndarray]]:
     """The model spec reduction for segmentation logits [B, C, H, W]: one uint8 class mask per sample."""
     return [(mask,) for mask in outputs[0].argmax(axis=1).astype(np.uint8)]

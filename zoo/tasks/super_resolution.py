@@ -27,12 +27,12 @@ def score(dataset, fp32: Predictions, quantized: Predictions) -> Scores:
     return Scores(means["fp32"], means["quantized"], per_sample)
 
 
-def rgb01_to_uint8(outputs: tuple[np.ndarray, ...]) -> list[tuple[np.ndarray]]:
+def rgb01_to_uint8(outputs: tuple[np.ndarray, ...], _targets=None) -> list[tuple[np.ndarray]]:
     """Model spec reduction for SR nets that output RGB in [0, 1], NCHW (mmsr): clamp, x255, round, HWC uint8."""
     images = np.clip(outputs[0], 0.0, 1.0) * 255.0
     return [(np.round(image).astype(np.uint8).transpose(1, 2, 0),) for image in images]
 
 
-def rgb255_nhwc_to_uint8(outputs: tuple[np.ndarray, ...]) -> list[tuple[np.ndarray]]:
+def rgb255_nhwc_to_uint8(outputs: tuple[np.ndarray, ...], _targets=None) -> list[tuple[np.ndarray]]:
     """Model spec reduction for SR nets that output RGB on 0..255, NHWC (krasserm's Keras generator)."""
     return [(np.round(np.clip(image, 0.0, 255.0)).astype(np.uint8),) for image in outputs[0]]

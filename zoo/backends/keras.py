@@ -1,0 +1,53 @@
+"""The Keras half's backend: Keras models run on NCHW batches (NHWC inside) and are
+quantized through ONNX with aimet-onnx (zoo/recipes/onnx_ptq.py), so its quantized runner is the aimet-onnx sim."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zoo.backends.common import Quantized, Runner, numpy_tuple
+from zoo.backends.tf_runtime import import_tensorflow
+
+
+def to_nhwc(images) -> np.ndarray:
+    """A batch (or list) of NCHW torch tensors / arrays -> one NHWC float32 array."""
+    if isinstance(images, (list, tuple)):
+        images = np.stack([np.asarray(i) for i in images])
+    return np.ascontiguousarray(np.asarray(images, dtype=np.float32).transpose(0, 2, 3, 1))
+
+
+class KerasBackend:
+    name = "tensorflow"
+
+    @staticmethod
+    def seed(seed: int) -> None:
+        """Keras initialisers draw from TensorFlow's generator: seeded weights for smoke cases."""
+        import_tensorflow().keras.utils.set_random_seed(seed)
+        torch.manual_seed(seed)
+
+    @staticmethod
+    def prepare(model, device, calibration, seed: int | None):
+        return model, None
+
+    @staticmethod
+    def runner(model, device=None) -> Runner:
+        def run(batch: torch.Tensor) -> tuple[np.ndarray, ...]:
+            return numpy_tuple(model(batch.numpy().transpose(0, 2, 3, 1), training=False))
+
+        return run
+
+    @staticmethod
+    def export(model, spec):
+        from zoo.backends.onnx_export import keras_to_onnx
+
+        return keras_to_onnx(model, spec.input_size)
+
+    @classmethod
+    def quantize(cls, model, spec, recipe, calibration, device, workdir: Path) -> Quantized:
+        from zoo.recipes.onnx_ptq import quantize
+
+        q = quantize(cls.export(model, spec), recipe, calibration, workdir)
+        return Quantized(lambda batch: tuple(q.run_all(batch.numpy())), q.backend, q.applied, q.unavailable,
+                         q.config_file, q.encodings_sha256)

@@ -1,0 +1,43 @@
+"""DeepLabV3+ MobileNetV2 (jfzhang95/pytorch-deeplab-xception) cases: VOC2012 val mIoU, and the embedded tiny DeepLab."""
+from __future__ import annotations
+
+from zoo.families.ssd_lite.cases import TINY_VOC_RECIPE  # both tiny VOC nets: one script, one recipe
+from zoo.registry import SEED_README, SEEDED_RECALIBRATED, Case, Checkpoint, Recipe
+
+DEEPLAB_TINY_SHA256 = "bdc1804faa833dd10ca8a40b8de79d6a8511b4f0da8abf2c5486ebbbb4da2d72"
+# AIMET zoo DeepLabV3 docs: CLE, BN fold, AdaRound, W8A8
+DEEPLAB_RECIPE = Recipe(
+    name="w8a8", techniques=("bn_fold", "cle", "adaround"), quant_scheme="tf_enhanced", per_channel=False,
+    calibration_images=500, calibration_batch_size=16, adaround_batches=16, adaround_iterations=10000,
+)
+
+CASES = [
+    Case(
+        id="pt_deeplabv3plus_mobilenet.w8a8.voc2012", framework="torch", task="segmentation",
+        model="deeplab_v3plus_mobilenet", dataset="voc2012", metric="miou", tier="published",
+        checkpoint=Checkpoint(
+            location="checkpoint_root", filename="deeplab-mobilenet.pth.tar",
+            origin="jfzhang95/pytorch-deeplab-xception README (MobileNet backbone, Google Drive); the source publishes "
+                   "no hash, so the row records the file's sha256"),
+        recipe=DEEPLAB_RECIPE, source="jfzhang95/pytorch-deeplab-xception", seed_row=f"{SEED_README}: PyTorch / DeepLabV3+",
+        tags=("gpu", "slow"), batch_size=8,
+    ),
+    Case(
+        id="pt_deeplabv3plus_mobilenet.w8a8.synthetic_voc2012", framework="torch", task="segmentation",
+        model="deeplab_v3plus_mobilenet_257", dataset="synthetic_voc2012", metric="sqnr_db", tier="embedded",
+        checkpoint=SEEDED_RECALIBRATED,
+        recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle"), quant_scheme="tf_enhanced",
+                      per_channel=False, calibration_images=8, calibration_batch_size=4),
+        source="jfzhang95/pytorch-deeplab-xception (architecture only)", seed_row=f"{SEED_README}: PyTorch / DeepLabV3+",
+        tags=("smoke",), batch_size=4, eval_samples=4,
+    ),
+    Case(
+        id="pt_deeplab_tiny.w8a8.synthetic_voc2012", framework="torch", task="segmentation", model="deeplab_tiny",
+        dataset="synthetic_voc2012", metric="miou", tier="embedded",
+        checkpoint=Checkpoint(location="fixture", filename="voc/deeplab_tiny.pth", sha256=DEEPLAB_TINY_SHA256,
+                              origin="fixtures/voc/train_embedded.py (see fixtures/voc/models.json)"),
+        recipe=TINY_VOC_RECIPE,
+        source="jfzhang95 DeepLabV3+ family, trained by this project", seed_row=f"{SEED_README}: PyTorch / DeepLabV3+",
+        batch_size=16,
+    ),
+]

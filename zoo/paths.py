@@ -1,0 +1,8 @@
+"""Where the repository's own folders are: fixtures, the local cache."""
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+CACHE = REPO / ".zoo-cache"
