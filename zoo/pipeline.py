@@ -22,8 +22,6 @@ from zoo.devices import recipe_threads
 from zoo.expected import Measurement
 from zoo.tasks import FIDELITY_MAX_VALUES, FIDELITY_SAMPLES, Predictions, scorer
 
-TENSORFLOW_HALF = ("tensorflow-cpu", "tf2onnx", "aimet-onnx", "onnxruntime")
-
 
 @dataclass(frozen=True)
 class CaseInputs:
@@ -107,12 +105,11 @@ def peak_memory_mb(device: torch.device) -> dict:
     return peak
 
 
-def versions(framework: str = "torch") -> dict:
+def versions(backend) -> dict:
     from importlib.metadata import version
 
     found = {"aimet_torch": version("aimet-torch"), "torch": torch.__version__, "python": platform.python_version()}
-    if framework == "tensorflow":
-        found.update({name.replace("-", "_"): version(name) for name in TENSORFLOW_HALF})
+    found.update({name.replace("-", "_"): version(name) for name in backend.PACKAGES})
     return found
 
 
@@ -121,7 +118,7 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
     """Run ``case`` end to end. Raises on bad data/weights; never skips (that is decided earlier)."""
     timer, spec, recipe = StepTimer(), MODELS[case.model], case.recipe
     backend = BACKENDS[case.framework]
-    info: dict = {"knobs": recipe.knobs(), "device": str(device), "versions": versions(case.framework)}
+    info: dict = {"knobs": recipe.knobs(), "device": str(device), "versions": versions(backend)}
     with timer("load"):
         if inputs.checkpoint is not None:
             info["checkpoint_sha256"] = verify(inputs.checkpoint, case.checkpoint)

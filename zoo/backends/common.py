@@ -29,6 +29,7 @@ class Backend(Protocol):
     """The steps of a case, in the order the pipeline calls them (zoo/pipeline.py ``measure``)."""
 
     name: str
+    PACKAGES: tuple[str, ...]  # distributions whose versions each row records, beyond aimet-torch and torch
 
     def seed(self, seed: int) -> None:
         """Seed the framework's generators, so seeded weights and calibration are reproducible."""

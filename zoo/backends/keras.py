@@ -20,6 +20,7 @@ def to_nhwc(images) -> np.ndarray:
 
 class KerasBackend:
     name = "tensorflow"
+    PACKAGES = ("tensorflow-cpu", "tf2onnx", "aimet-onnx", "onnxruntime")  # recorded in each row beside torch's
 
     @staticmethod
     def seed(seed: int) -> None:

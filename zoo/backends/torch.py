@@ -32,6 +32,7 @@ def recalibrate_batchnorm(model: nn.Module, images: list[torch.Tensor], batch_si
 
 class TorchBackend:
     name = "torch"
+    PACKAGES = ()  # aimet-torch and torch are recorded for every case
 
     @staticmethod
     def seed(seed: int) -> None:
