@@ -30,9 +30,9 @@ CASES = [
         recipe=replace(RETINANET_RECIPE, calibration_images=2),
         source="fizyr/keras-retinanet 0.5.1 (architecture only)", seed_row=f"{SEED_README}: TensorFlow / RetinaNet",
         tags=("smoke",), batch_size=1, eval_samples=4,
-        # Measured peaks (2026-12-06, 2 cores): 5.76 GB in the default run (-n 2), 6.41 GB under
+        # Measured peaks (2026-12-06, 2 cores): 5.76-6.55 GB in the default run (-n 2), 6.41-6.70 GB under
         # `pytest -n 0 -m embedded --fp32-cache off`, where one process has run every case before it and
-        # starts at 3.3 GB (the TensorFlow, aimet-onnx and onnxruntime state the first Keras case leaves,
+        # starts at 3.3-3.5 GB (the TensorFlow, aimet-onnx and onnxruntime state the first Keras case leaves,
         # ~2.3 GB, is not returned). Its own growth, 3.2 GB, is tf2onnx's export of the 36M-parameter
         # network at dynamic size (freezing + grappler: 1.7 -> 5.2 GB in a fresh process).
         memory_budget_gb=7.0,
