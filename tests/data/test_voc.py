@@ -5,6 +5,7 @@ from PIL import Image
 
 from zoo.data.base import DatasetError
 from zoo.data.real.voc import VOC_CLASSES, VocDetection, VocObject, VocSegmentation, objects_as_arrays, read_annotation
+from zoo.data.synthetic.voc import voc_palette
 
 # (name, xmin, ymin, xmax, ymax, difficult tag text or None for no tag)
 OBJECTS = {
@@ -37,20 +38,6 @@ def voc2007(root, objects=OBJECTS, listed=None):
     split.parent.mkdir(parents=True)
     split.write_text("".join(f"{i}\n" for i in (listed or objects)))
     return root
-
-
-def voc_palette():
-    """The devkit's colour map (labelcolormap.m): class c gets bits of c spread over R, G, B."""
-    palette = []
-    for c in range(256):
-        r = g = b = 0
-        for shift in range(8):
-            r |= ((c >> 0) & 1) << (7 - shift)
-            g |= ((c >> 1) & 1) << (7 - shift)
-            b |= ((c >> 2) & 1) << (7 - shift)
-            c >>= 3
-        palette += [r, g, b]
-    return palette
 
 
 MASK = np.full((6, 8), 255, dtype=np.uint8)   # 255 border, as VOC draws around objects
