@@ -28,6 +28,7 @@ MARKS = {
     "synthetic_pose": "COCO-keypoints-format figures drawn on images from dependency wheels (embedded cases)",
     "synthetic_coco": "the synthetic VOC2007 tree as COCO instances (embedded COCO detection cases)",
     "speech_fixture": "LibriVox utterances from Debian's pocketsphinx-testdata in fixtures/speech (embedded cases)",
+    "qat": "quantization-aware training cases (and the PTQ cases they are compared with)",
     "gpu": "meant for a CUDA device; runs on CPU too, slowly",
     "slow": "takes minutes or more",
 }
@@ -49,6 +50,8 @@ class ModelSpec:
     # (a batch's outputs, the dataset's targets for the batch) -> per-sample predictions kept for scoring
     # (decoded boxes, masks, transcripts); None keeps the outputs as they are
     reduce: Callable | None = None
+    # (a batch's raw outputs, its targets) -> the training loss quantization-aware training minimises
+    loss: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,12 @@ class Recipe:
     calibration_batch_size: int = 32
     adaround_batches: int = 16
     adaround_iterations: int = 10000
+    # quantization-aware training ("qat" in techniques): steps of the task's loss on the sim, learning rate
+    # (Adam), batch size, and how many training-split samples the batches are drawn from
+    qat_steps: int = 0
+    qat_lr: float = 0.0
+    qat_batch_size: int = 8
+    qat_samples: int = 0
     seed: int = 0
 
     def knobs(self) -> dict:
@@ -103,6 +112,8 @@ class Recipe:
             "calibration_batch_size": self.calibration_batch_size,
             "adaround_batches": self.adaround_batches if "adaround" in self.techniques else 0,
             "adaround_iterations": self.adaround_iterations if "adaround" in self.techniques else 0,
+            **({"qat_steps": self.qat_steps, "qat_lr": self.qat_lr, "qat_batch_size": self.qat_batch_size,
+                "qat_samples": self.qat_samples} if "qat" in self.techniques else {}),
             "seed": self.seed,
         }
 

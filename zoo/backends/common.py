@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +23,7 @@ class Quantized:
     unavailable: dict[str, str]
     config_file: str
     encodings_sha256: str
+    training_losses: list[float] = field(default_factory=list)  # per quantization-aware training step
 
 
 class Backend(Protocol):
@@ -45,8 +46,9 @@ class Backend(Protocol):
         """The model in the form the recipe layer quantizes (torch: itself; Keras: an ONNX ModelProto)."""
 
     def quantize(self, model, spec, recipe, calibration: list[torch.Tensor], device: torch.device,
-                 workdir: Path) -> Quantized:
-        """Apply the AIMET recipe; the result's runner evaluates the quantization-simulated model."""
+                 workdir: Path, training: list | None = None) -> Quantized:
+        """Apply the AIMET recipe; the result's runner evaluates the quantization-simulated model. ``training``:
+        (input, target) pairs of a training split, for quantization-aware training."""
 
 
 def numpy_tuple(outputs) -> tuple[np.ndarray, ...]:

@@ -46,7 +46,7 @@ class KerasBackend:
         return keras_to_onnx(model, spec.input_size)
 
     @classmethod
-    def quantize(cls, model, spec, recipe, calibration, device, workdir: Path) -> Quantized:
+    def quantize(cls, model, spec, recipe, calibration, device, workdir: Path, training=None) -> Quantized:
         from zoo.recipes.onnx_ptq import quantize
 
         q = quantize(cls.export(model, spec), recipe, calibration, workdir)

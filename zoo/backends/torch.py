@@ -62,9 +62,9 @@ class TorchBackend:
         return model
 
     @classmethod
-    def quantize(cls, model, spec, recipe, calibration, device, workdir: Path) -> Quantized:
+    def quantize(cls, model, spec, recipe, calibration, device, workdir: Path, training=None) -> Quantized:
         from zoo.recipes.torch_ptq import quantize
 
-        q = quantize(cls.export(model, spec), recipe, calibration, device, workdir)
+        q = quantize(cls.export(model, spec), recipe, calibration, device, workdir, training, spec.loss)
         return Quantized(cls.runner(q.model, device), q.backend, q.applied, q.unavailable, q.config_file,
-                         q.encodings_sha256)
+                         q.encodings_sha256, q.training_losses)

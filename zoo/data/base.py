@@ -72,6 +72,9 @@ class SubsetView:
     def calibration_images(self, count: int, seed: int):
         return self.dataset.calibration_images(count, seed)
 
+    def training_pairs(self, count: int, seed: int):
+        return self.dataset.training_pairs(count, seed)
+
 
 def select_samples(dataset: Dataset, case_id: str, where, expected_samples: int | None, subset: int | None):
     """The full dataset (whose size must match the expected count), or a seeded subset of it."""

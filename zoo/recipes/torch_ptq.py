@@ -10,7 +10,7 @@ import torch
 
 from zoo.recipes import aimet_common
 
-TECHNIQUES = ("bn_fold", "cle", "bias_correction", "adaround")
+TECHNIQUES = ("bn_fold", "cle", "bias_correction", "adaround", "qat")
 # what aimet-torch 2.42 lacks; a recipe asking for it reports it instead of skipping silently
 UNAVAILABLE = {"bias_correction": "aimet-torch 2.42 ships no bias correction module"}
 
@@ -23,6 +23,7 @@ class QuantizedModel:
     unavailable: dict[str, str] = field(default_factory=dict)
     config_file: str = ""
     encodings_sha256: str = ""
+    training_losses: list[float] = field(default_factory=list)
 
 
 def aimet_version() -> str:
@@ -56,9 +57,32 @@ def encodings_digest(sim) -> str:
     return digest.hexdigest()
 
 
+def fine_tune(sim_model: torch.nn.Module, recipe, training: list, loss, device: torch.device) -> list[float]:
+    """Quantization-aware training: ``recipe.qat_steps`` Adam steps of ``loss`` on the simulated model, batches
+    drawn with the recipe's seed from the ``training`` (input, target) pairs; returns the loss per step."""
+    inputs = torch.stack([x for x, _ in training])
+    targets = torch.stack([torch.as_tensor(y) for _, y in training])
+    parameters = [p for p in sim_model.parameters() if p.requires_grad]  # weights and, with range learning, encodings
+    optimizer = torch.optim.Adam(parameters, lr=recipe.qat_lr)
+    generator = torch.Generator().manual_seed(recipe.seed)
+    losses = []
+    sim_model.train()
+    for _ in range(recipe.qat_steps):
+        picks = torch.randint(len(inputs), (recipe.qat_batch_size,), generator=generator)
+        optimizer.zero_grad()
+        value = loss(sim_model(inputs[picks].to(device)), targets[picks].to(device))
+        value.backward()
+        optimizer.step()
+        losses.append(round(float(value), 5))
+    sim_model.eval()
+    return losses
+
+
 def quantize(model: torch.nn.Module, recipe, calibration: list[torch.Tensor], device: torch.device,
-             workdir: Path) -> QuantizedModel:
-    """Apply ``recipe`` to a copy of ``model``; return the quantization-simulated model."""
+             workdir: Path, training: list | None = None, loss=None) -> QuantizedModel:
+    """Apply ``recipe`` to a copy of ``model``; return the quantization-simulated model.
+
+    ``training`` ((input, target) pairs of a training split) and ``loss`` are needed by the "qat" technique."""
     from aimet_torch.adaround.adaround_weight import Adaround, AdaroundParameters
     from aimet_torch.batch_norm_fold import fold_all_batch_norms
     from aimet_torch.cross_layer_equalization import equalize_model
@@ -108,6 +132,12 @@ def quantize(model: torch.nn.Module, recipe, calibration: list[torch.Tensor], de
                 sim_model(batch)
 
     sim.compute_encodings(calibrate)
+    if "qat" in recipe.techniques:
+        if not training or loss is None:
+            raise ValueError(f"recipe {recipe.name}: 'qat' needs training pairs from the dataset and the model "
+                             f"spec's loss (ModelSpec.loss in zoo/families/)")
+        result.training_losses = fine_tune(sim.model, recipe, training, loss, device)
+        result.applied.append("qat")
     result.model = sim.model.eval()
     result.encodings_sha256 = encodings_digest(sim)
     return result

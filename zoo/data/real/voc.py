@@ -230,6 +230,21 @@ class VocSegmentationSet(_PipelineSet):
     def _input(self, image: Image.Image, image_id: str):
         return self.preprocess(image, np.zeros(image.size[::-1], dtype=np.uint8))[0]
 
+    def training_pairs(self, count: int, seed: int) -> list:
+        """``count`` seeded (input, mask) pairs of the calibration (training) split, for quantization-aware
+        training; the mask as int64 class indices, 255 where ignored."""
+        import random
+
+        import torch
+
+        ids = read_ids(self.split.root, self.calibration_split)
+        pairs = []
+        for i in sorted(random.Random(seed).sample(ids, min(count, len(ids)))):
+            mask = read_mask(self.split.root / "SegmentationClass" / f"{i}.png")
+            tensor, target = self.preprocess(self.split.image(i), mask)
+            pairs.append((tensor, torch.from_numpy(np.asarray(target, dtype=np.int64))))
+        return pairs
+
     def target_mask(self, i: int) -> np.ndarray:
         """The mask image ``i`` is scored against (one at a time: VOC val masks at full size are large)."""
         image, mask = self.split[i]

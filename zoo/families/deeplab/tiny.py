@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from zoo.data.real.voc import IGNORE_INDEX
 from zoo import paths
 from zoo.checkpoints import load_weights
 from zoo.families.deeplab.torch import NUM_CLASSES, DeepLab, DeepLabSpec, normalize
@@ -61,7 +62,14 @@ def build_tiny_deeplab(checkpoint: Path | None) -> nn.Module:
     return load_weights(TinyDeepLab(), checkpoint).eval()
 
 
+def training_loss(outputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Per-pixel cross-entropy, 255 ignored: the source's SegmentationLosses('ce'), as the tiny DeepLab was
+    trained with (fixtures/voc/train_embedded.py, which also weights the classes)."""
+    return torch.nn.functional.cross_entropy(outputs, masks, ignore_index=IGNORE_INDEX)
+
+
 MODELS = (
     # the embedded tier's small DeepLabV3+ (fixtures/voc): 160x160 input
-    ModelSpec("deeplab_tiny", build_tiny_deeplab, preprocess_segmentation, INPUT_SIZE, argmax_masks),
+    ModelSpec("deeplab_tiny", build_tiny_deeplab, preprocess_segmentation, INPUT_SIZE, argmax_masks,
+              loss=training_loss),
 )
