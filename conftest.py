@@ -98,7 +98,8 @@ def case_inputs(case, zoo_roots):
 
     try:
         check_framework(case.framework)
-        return CaseInputs(locate_dataset(case.dataset, zoo_roots), locate_checkpoint(case.checkpoint, zoo_roots))
+        return CaseInputs(locate_dataset(case.dataset, zoo_roots, training=case.fine_tunes),
+                          locate_checkpoint(case.checkpoint, zoo_roots))
     except Unavailable as e:
         pytest.skip(str(e))
 

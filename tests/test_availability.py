@@ -25,6 +25,18 @@ def test_present_dataset_is_found(tmp_path):
     assert locate_dataset("imagenet", Roots(tmp_path, None)) == tmp_path / "imagenet" / "val"
 
 
+def test_quantization_aware_training_also_needs_the_training_split(tmp_path):
+    with pytest.raises(Unavailable, match="no data root given.*imagenet/val/<wnid>.* and .*imagenet/train/<wnid>"):
+        locate_dataset("imagenet", Roots(None, None), training=True)
+    (tmp_path / "imagenet" / "val").mkdir(parents=True)
+    assert locate_dataset("imagenet", Roots(tmp_path, None)) == tmp_path / "imagenet" / "val"
+    with pytest.raises(Unavailable, match=r"imagenet/train does not exist; pass --data-root or set ZOO_DATA_ROOT to "
+                                          r"a directory holding ImageNet validation .* and ImageNet training images"):
+        locate_dataset("imagenet", Roots(tmp_path, None), training=True)
+    (tmp_path / "imagenet" / "train").mkdir()
+    assert locate_dataset("imagenet", Roots(tmp_path, None), training=True) == tmp_path / "imagenet" / "val"
+
+
 def test_embedded_dataset_needs_no_root():
     assert locate_dataset("photos", Roots(None, None)) is None
 

@@ -51,6 +51,18 @@ def test_knobs_record_adaround_only_when_used():
     assert Recipe(name="r", techniques=("adaround",), adaround_iterations=7).knobs()["adaround_iterations"] == 7
 
 
+def test_knobs_record_qat_settings_only_when_qat_runs():
+    assert "qat_lr" not in RECIPE.knobs()
+    knobs = Recipe(name="q", techniques=("qat",), quant_scheme="range_learning_tf_init", qat_steps=5).knobs()
+    assert knobs["qat_steps"] == 5 and knobs["qat_learns"] == "weights and quantizer ranges"
+
+
+def test_every_qat_case_is_selected_by_the_qat_mark():
+    qat_cases = [case for case in REGISTRY if "qat" in case.recipe.techniques]
+    assert qat_cases
+    assert all("qat" in case.marks for case in qat_cases)
+
+
 @pytest.mark.parametrize("seed_row", ["EfficientNet-lite0", "MobileNetV2"])
 def test_pytorch_classification_seed_rows_have_published_and_embedded_cases(seed_row):
     tiers = {case.tier for case in REGISTRY if case.seed_row.endswith(f"PyTorch / {seed_row}")}

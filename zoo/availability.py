@@ -27,18 +27,21 @@ def _how(option: tuple[str, str]) -> str:
     return f"pass {option[0]} or set {option[1]}"
 
 
-def locate_dataset(dataset: str, roots: Roots) -> Path | None:
-    """Directory of a dataset under --data-root; None for datasets that ship with the suite."""
+def locate_dataset(dataset: str, roots: Roots, training: bool = False) -> Path | None:
+    """Directory of a dataset under --data-root; None for datasets that ship with the suite. ``training``:
+    the case also fine-tunes (quantization-aware training), so a training split of its own must be there."""
     spec = dataset_spec(dataset)
     if spec.embedded:
         return None
-    subdir, content = spec.layout
+    layouts = [spec.layout] + ([spec.training_layout] if training and spec.training_layout else [])
+    holding = " and ".join(content for _, content in layouts)
     if roots.data_root is None:
-        raise Unavailable(f"{dataset}: no data root given; {_how(DATA_ROOT)} to a directory holding {content}")
-    path = Path(roots.data_root) / subdir
-    if not path.is_dir():
-        raise Unavailable(f"{dataset}: {path} does not exist; {_how(DATA_ROOT)} to a directory holding {content}")
-    return path
+        raise Unavailable(f"{dataset}: no data root given; {_how(DATA_ROOT)} to a directory holding {holding}")
+    for subdir, _ in layouts:
+        path = Path(roots.data_root) / subdir
+        if not path.is_dir():
+            raise Unavailable(f"{dataset}: {path} does not exist; {_how(DATA_ROOT)} to a directory holding {holding}")
+    return Path(roots.data_root) / spec.layout[0]
 
 
 def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:

@@ -7,6 +7,9 @@ Gate semantics per metric (all in the metric's own unit, direction from zoo.metr
 - ``max_gain``: an improvement beyond it is flagged as unexplained (sanity bound).
 - ``min_fraction_of_fp32``: the quantized value must keep at least this fraction of the
   FP32 value measured in the same run (a floor relative to FP32).
+- ``recovers``: ``{"ptq_case": <case id>, "min_fraction": f}`` on a quantization-aware training
+  case: of the accuracy post-training quantization loses (the PTQ case's expected quantized value
+  against the FP32 value measured in this run), QAT must win back at least the fraction f.
 Plus ``samples``: the number of evaluated samples must equal it (full-dataset guard).
 """
 from __future__ import annotations
@@ -36,6 +39,13 @@ _METRIC_SCHEMA = {
         "max_drop": {"type": "number", "minimum": 0},
         "max_gain": {"type": "number", "minimum": 0},
         "min_fraction_of_fp32": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "recovers": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["ptq_case", "min_fraction"],
+            "properties": {"ptq_case": {"type": "string"},
+                           "min_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}},
+        },
         "note": {"type": "string"},
     },
     "required": ["quantized", "max_drop"],
@@ -133,7 +143,28 @@ def load_dir(directory: Path, aimet_version: str | None = None) -> dict[str, Exp
     if aimet_version is not None:
         for overlay in overlay_files(Path(directory) / "overlays", aimet_version):
             entries = apply_overlay(entries, overlay)
-    return entries
+    return resolve_recovery_references(entries)
+
+
+def resolve_recovery_references(entries: dict[str, ExpectedEntry]) -> dict[str, ExpectedEntry]:
+    """Copy into each ``recovers`` gate the expected quantized value of the PTQ case it names (as
+    ``ptq_quantized``), so that gating stays a pure function of one entry."""
+    resolved = dict(entries)
+    for case_id, entry in entries.items():
+        metrics = {}
+        for name, spec in entry.metrics.items():
+            if "recovers" in spec:
+                ptq_case = spec["recovers"]["ptq_case"]
+                ptq_metric = entries.get(ptq_case, None) and entries[ptq_case].metrics.get(name)
+                if not ptq_metric:
+                    raise ExpectedError(
+                        f"{entry.path}: key cases/{case_id}/metrics/{name}/recovers/ptq_case: no expected entry "
+                        f"{ptq_case!r} gating {name}; name the post-training quantization case this one is "
+                        f"compared with")
+                spec = {**spec, "recovers": {**spec["recovers"], "ptq_quantized": ptq_metric["quantized"]}}
+            metrics[name] = spec
+        resolved[case_id] = dataclasses.replace(entry, metrics=metrics)
+    return resolved
 
 
 OVERLAY_SCHEMA = {
@@ -326,6 +357,29 @@ def _check_floor(name, info, exp, q, f) -> list[str]:
             f"({fraction:g} of FP32 {_fmt(f)}{info.unit} measured in this run)"]
 
 
+def recovered_fraction(info, fp32: float, ptq: float, qat: float) -> float:
+    """The share of the accuracy PTQ loses against FP32 that QAT wins back (1: all of it, 0: none)."""
+    loss = _signed(fp32 - ptq, info.higher_is_better)
+    if loss <= 0:
+        raise ExpectedError(f"post-training quantization loses nothing here (FP32 {_fmt(fp32)}, PTQ {_fmt(ptq)}): "
+                            f"a recovery gate needs a setting where PTQ loses accuracy")
+    return _signed(qat - ptq, info.higher_is_better) / loss
+
+
+def _check_recovery(name, info, exp, q, f) -> list[str]:
+    recovers = exp.get("recovers")
+    if recovers is None or f is None:
+        return []
+    ptq = recovers["ptq_quantized"]
+    fraction = recovered_fraction(info, f, ptq, q)
+    if fraction >= recovers["min_fraction"]:
+        return []
+    return [f"{name}: quantization-aware training recovered {fraction:.0%} of the {_fmt(abs(f - ptq))}{info.unit} "
+            f"that post-training quantization loses (FP32 {_fmt(f)}{info.unit} this run, PTQ {_fmt(ptq)}{info.unit} "
+            f"expected for {recovers['ptq_case']}, QAT {_fmt(q)}{info.unit}); at least "
+            f"{recovers['min_fraction']:.0%} is required: the QAT recipe or AIMET's training path regressed"]
+
+
 def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str, subset: int | None = None,
          device_type: str | None = None) -> Verdict:
     """Compare a measurement with its expected entry. Pure: no I/O.
@@ -364,6 +418,7 @@ def gate(entry: ExpectedEntry, measured: Measurement, accept_command: str, subse
             failures += _check_fp32(name, info, exp, f, accept)
         failures += _check_quantized(name, info, exp, q, accept)
         failures += _check_floor(name, info, exp, q, f)
+        failures += _check_recovery(name, info, exp, q, f)
     return Verdict(not failures, failures, deltas, gate_rule(subset, measured_on, device_type))
 
 

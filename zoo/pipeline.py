@@ -143,7 +143,7 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
                            reduce)
             fp32_cache.store(key, fp32)
     with timer("quantize"), recipe_threads(device):
-        training = dataset.training_pairs(recipe.qat_samples, recipe.seed) if "qat" in recipe.techniques else None
+        training = dataset.training_pairs(recipe.qat_samples, recipe.seed) if case.fine_tunes else None
         quantized = backend.quantize(model, spec, recipe, calibration, device, workdir, training)
     with timer("quantized_eval"):
         quant = predict(quantized.run, dataset, case.batch_size, device, f"{case.id} quantized", reduce)
@@ -153,6 +153,7 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
     info.update(
         backend=quantized.backend, techniques_applied=quantized.applied,
         techniques_unavailable=quantized.unavailable, quantsim_config=quantized.config_file,
-        encodings_sha256=quantized.encodings_sha256, qat_training_losses=quantized.training_losses, seconds=timer.seconds, peak_memory=peak_memory_mb(device),
+        encodings_sha256=quantized.encodings_sha256, qat_training_losses=quantized.training_losses,
+        seconds=timer.seconds, peak_memory=peak_memory_mb(device),
     )
     return Outcome(Measurement(len(dataset), scores.fp32, scores.quantized), info, per_sample)

@@ -93,12 +93,22 @@ class Recipe:
     adaround_batches: int = 16
     adaround_iterations: int = 10000
     # quantization-aware training ("qat" in techniques): steps of the task's loss on the sim, learning rate
-    # (Adam), batch size, and how many training-split samples the batches are drawn from
+    # (Adam) and its step schedule (divided by qat_lr_decay every qat_lr_decay_every steps; 0: constant),
+    # batch size, and how many training-split samples the batches are drawn from. Which quantizers learn
+    # follows quant_scheme: the range_learning_* schemes train the quantizer ranges with the weights.
     qat_steps: int = 0
     qat_lr: float = 0.0
+    qat_lr_decay_every: int = 0
+    qat_lr_decay: float = 10.0
     qat_batch_size: int = 8
     qat_samples: int = 0
     seed: int = 0
+
+    def qat_knobs(self) -> dict:
+        learned = "weights and quantizer ranges" if self.quant_scheme.startswith("range_learning") else "weights"
+        return {"qat_steps": self.qat_steps, "qat_lr": self.qat_lr, "qat_lr_decay_every": self.qat_lr_decay_every,
+                "qat_lr_decay": self.qat_lr_decay, "qat_batch_size": self.qat_batch_size,
+                "qat_samples": self.qat_samples, "qat_learns": learned}
 
     def knobs(self) -> dict:
         return {
@@ -112,8 +122,7 @@ class Recipe:
             "calibration_batch_size": self.calibration_batch_size,
             "adaround_batches": self.adaround_batches if "adaround" in self.techniques else 0,
             "adaround_iterations": self.adaround_iterations if "adaround" in self.techniques else 0,
-            **({"qat_steps": self.qat_steps, "qat_lr": self.qat_lr, "qat_batch_size": self.qat_batch_size,
-                "qat_samples": self.qat_samples} if "qat" in self.techniques else {}),
+            **(self.qat_knobs() if "qat" in self.techniques else {}),
             "seed": self.seed,
         }
 
@@ -149,6 +158,12 @@ class Case:
         unknown = set(self.marks) - set(MARKS)
         if unknown:
             raise ValueError(f"case {self.id}: marks {sorted(unknown)} are not declared in MARKS (zoo/registry.py)")
+
+    @property
+    def fine_tunes(self) -> bool:
+        """Whether measuring the case trains (quantization-aware training), so it reads a training split. Only
+        aimet-torch trains: aimet-onnx, the TensorFlow half's route, has no QAT (zoo/recipes/onnx_ptq.py)."""
+        return "qat" in self.recipe.techniques and self.framework == "torch"
 
     @property
     def marks(self) -> tuple[str, ...]:

@@ -48,3 +48,24 @@ def test_preprocess_normalizes_with_the_given_statistics():
     image = Image.fromarray(np.full((10, 10, 3), 127, dtype=np.uint8))
     tensor = Preprocess(resize=10, crop=10, mean=(127 / 255,) * 3, std=(128 / 255,) * 3)(image)
     assert float(tensor.abs().max()) < 1e-6
+
+
+def test_training_pairs_are_a_seeded_sample_of_the_train_split_beside_val(tmp_path):
+    make_tree(tmp_path / "val", {"n02123045": 1})
+    make_tree(tmp_path / "train", {"n01440764": 3, "n15075141": 3})
+    dataset = ImageNetVal(tmp_path / "val", Preprocess(resize=32, crop=28))
+
+    pairs = dataset.training_pairs(4, seed=0)
+
+    assert len(pairs) == 4
+    image, label = pairs[0]
+    assert tuple(image.shape) == (3, 28, 28) and label in (0, 999)
+    assert pairs.keys == dataset.training_pairs(4, seed=0).keys
+    assert pairs.keys != dataset.training_pairs(4, seed=1).keys
+    assert len(dataset.training_pairs(0, seed=0)) == 6
+
+
+def test_training_pairs_without_a_train_split_name_the_directory(tmp_path):
+    make_tree(tmp_path / "val", {"n02123045": 1})
+    with pytest.raises(DatasetError, match="train: quantization-aware training needs the ImageNet training split"):
+        ImageNetVal(tmp_path / "val", Preprocess()).training_pairs(4, seed=0)

@@ -99,8 +99,8 @@ def _ssd_map(model, voc_root) -> float:
     items = [dataset[i] for i in range(SANITY_IMAGES)]
     with torch.no_grad():
         confidences, locations = model(torch.stack([preprocess_detection(image) for image, _ in items]))
-    detections = [tiny_ssd_detections(c, l, image.width, image.height)
-                  for (image, _), c, l in zip(items, confidences, locations)]
+    detections = [tiny_ssd_detections(conf, loc, image.width, image.height)
+                  for (image, _), conf, loc in zip(items, confidences, locations)]
     truths = [ImageGroundTruth(*objects_as_arrays(objects)) for _, objects in items]
     return mean_ap(detections, truths, num_classes=20, use_07_metric=True)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
 
@@ -30,6 +31,27 @@ class Dataset(Protocol):
     def fingerprint(self) -> str: ...
 
     def calibration_images(self, count: int, seed: int) -> list: ...
+
+
+class TrainingPairs:
+    """(input, target) pairs of a training split for quantization-aware training, each read when indexed (a
+    training split does not fit in memory preprocessed): ``load(key)`` for each of ``keys``."""
+
+    def __init__(self, keys: Sequence, load: Callable):
+        self.keys, self.load = list(keys), load
+
+    def __len__(self):
+        return len(self.keys)
+
+    def __getitem__(self, i):
+        return self.load(self.keys[i])
+
+
+def seeded_sample(items: Sequence, count: int, seed: int) -> list:
+    """``count`` of ``items`` drawn with ``seed``, in their order; all of them for 0 or more than there are."""
+    if not 0 < count < len(items):
+        return list(items)
+    return [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), count))]
 
 
 class SubsetView:

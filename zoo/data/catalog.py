@@ -25,6 +25,8 @@ class DatasetSpec:
     opener: Callable[[Path | None, Callable], Dataset]  # (data_dir, preprocess) -> the dataset
     mark: str                   # the pytest mark of the dataset's family (-m voc)
     layout: tuple[str, str] | None = None  # (directory under --data-root, what it must hold); None: embedded
+    # the same for the training split quantization-aware training reads, where it is a directory of its own
+    training_layout: tuple[str, str] | None = None
 
     @property
     def embedded(self) -> bool:
@@ -38,7 +40,8 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec("imagenet", imagenet.ImageNetVal, "imagenet",
-                    ("imagenet/val", "ImageNet validation images as imagenet/val/<wnid>/*.JPEG")),
+                    ("imagenet/val", "ImageNet validation images as imagenet/val/<wnid>/*.JPEG"),
+                    ("imagenet/train", "ImageNet training images as imagenet/train/<wnid>/*.JPEG")),
         DatasetSpec("photos", photos.open_photos, "photos"),
         DatasetSpec("voc2007", voc.open_voc2007_test, "voc",
                     ("VOCdevkit/VOC2007", "VOCdevkit/VOC2007 (JPEGImages, Annotations, ImageSets/Main/test.txt)")),

@@ -9,8 +9,9 @@ from pathlib import Path
 QUANT_SCHEMES = {"tf_enhanced": "post_training_tf_enhanced", "tf": "post_training_tf", "min_max": "min_max",
                  "percentile": "post_training_percentile",
                  # quantization-aware training with range learning: encodings start from a calibration
-                 # pass (tf: min/max) and their min/max then train with the weights
-                 "range_learning_tf_init": "training_range_learning_with_tf_init"}
+                 # pass (tf: min/max, tf_enhanced: SQNR search) and their min/max then train with the weights
+                 "range_learning_tf_init": "training_range_learning_with_tf_init",
+                 "range_learning_tf_enhanced_init": "training_range_learning_with_tf_enhanced_init"}
 
 
 def quiet(package: str) -> None:

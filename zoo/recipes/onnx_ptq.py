@@ -19,9 +19,11 @@ import numpy as np
 from zoo.devices import onnxruntime_threads
 from zoo.recipes import aimet_common
 
-TECHNIQUES = ("bn_fold", "cle", "bias_correction", "adaround")
+TECHNIQUES = ("bn_fold", "cle", "bias_correction", "adaround", "qat")
 UNAVAILABLE = {"bias_correction": "aimet-onnx 2.42 ships no bias correction (and aimet-tensorflow on PyPI is a "
-                                  "0.0.1 placeholder with no code)"}
+                                  "0.0.1 placeholder with no code)",
+               "qat": "aimet-onnx 2.42 has no quantization-aware training (its sim runs in onnxruntime, which does "
+                      "not train), and aimet-tensorflow on PyPI is a 0.0.1 placeholder; the recipe runs without it"}
 
 
 class RecipeError(Exception):

@@ -57,23 +57,32 @@ def encodings_digest(sim) -> str:
     return digest.hexdigest()
 
 
-def fine_tune(sim_model: torch.nn.Module, recipe, training: list, loss, device: torch.device) -> list[float]:
-    """Quantization-aware training: ``recipe.qat_steps`` Adam steps of ``loss`` on the simulated model, batches
-    drawn with the recipe's seed from the ``training`` (input, target) pairs; returns the loss per step."""
-    inputs = torch.stack([x for x, _ in training])
-    targets = torch.stack([torch.as_tensor(y) for _, y in training])
-    parameters = [p for p in sim_model.parameters() if p.requires_grad]  # weights and, with range learning, encodings
+def fine_tune(sim_model: torch.nn.Module, recipe, training, loss, device: torch.device) -> list[float]:
+    """Quantization-aware training: ``recipe.qat_steps`` Adam steps of ``loss`` on the simulated model in training
+    mode, batches drawn with the recipe's seed from ``training`` (a sequence of (input, target) pairs, read lazily);
+    the learning rate divided by ``qat_lr_decay`` every ``qat_lr_decay_every`` steps. Returns the loss per step.
+
+    Dropout draws from torch's global generator, so it is seeded from the recipe inside a forked RNG state: the
+    same seed gives the same encodings whatever ran before in the process."""
+    parameters = [p for p in sim_model.parameters() if p.requires_grad]  # weights and, with range learning, ranges
     optimizer = torch.optim.Adam(parameters, lr=recipe.qat_lr)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, recipe.qat_lr_decay_every or recipe.qat_steps + 1,
+                                               gamma=1.0 / recipe.qat_lr_decay)
     generator = torch.Generator().manual_seed(recipe.seed)
     losses = []
-    sim_model.train()
-    for _ in range(recipe.qat_steps):
-        picks = torch.randint(len(inputs), (recipe.qat_batch_size,), generator=generator)
-        optimizer.zero_grad()
-        value = loss(sim_model(inputs[picks].to(device)), targets[picks].to(device))
-        value.backward()
-        optimizer.step()
-        losses.append(round(float(value), 5))
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(recipe.seed)
+        sim_model.train()
+        for _ in range(recipe.qat_steps):
+            batch = [training[int(i)] for i in torch.randint(len(training), (recipe.qat_batch_size,), generator=generator)]
+            inputs = torch.stack([x for x, _ in batch]).to(device)
+            targets = torch.stack([torch.as_tensor(y) for _, y in batch]).to(device)
+            optimizer.zero_grad()
+            value = loss(sim_model(inputs), targets)
+            value.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(round(float(value.detach()), 5))
     sim_model.eval()
     return losses
 

@@ -1,4 +1,5 @@
-"""ImageNet validation set in the standard synset-folder layout: val/<wnid>/*.JPEG.
+"""ImageNet validation set in the standard synset-folder layout: val/<wnid>/*.JPEG, and the training
+split beside it (train/<wnid>/*.JPEG) for quantization-aware training.
 
 Class index = position of the wnid in the canonical sorted list of 1000 synsets (the
 order every ImageNet classifier uses), so a tree holding a subset of classes still
@@ -9,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from zoo.data.base import DatasetError
+from zoo.data.base import DatasetError, TrainingPairs, seeded_sample
 
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 VAL_SAMPLES = 50000
@@ -49,9 +50,12 @@ class ImageNetVal:
         return len(self.samples)
 
     def __getitem__(self, i):
+        return self._load(self.samples[i])
+
+    def _load(self, sample: tuple[Path, int]):
         from PIL import Image
 
-        path, label = self.samples[i]
+        path, label = sample
         with Image.open(path) as image:
             return self.preprocess(image), label
 
@@ -77,3 +81,13 @@ class ImageNetVal:
         rng = random.Random(seed)
         picks = rng.sample(range(len(self)), min(count, len(self)))
         return [self[i][0] for i in picks]
+
+    def training_pairs(self, count: int, seed: int) -> TrainingPairs:
+        """``count`` seeded samples of the training split beside val (imagenet/train/<wnid>/*.JPEG), with the
+        evaluation preprocessing, as the AIMET zoo's MobileNetV2 scripts fine-tune; 0 or more than there are:
+        all of them."""
+        train = self.root.parent / "train"
+        if not train.is_dir():
+            raise DatasetError(f"{train}: quantization-aware training needs the ImageNet training split there "
+                               f"(train/<wnid>/*.JPEG beside val/)")
+        return TrainingPairs(seeded_sample(scan(train), count, seed), self._load)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from zoo.data.base import DatasetError
+from zoo.data.base import DatasetError, TrainingPairs, seeded_sample
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -230,20 +230,18 @@ class VocSegmentationSet(_PipelineSet):
     def _input(self, image: Image.Image, image_id: str):
         return self.preprocess(image, np.zeros(image.size[::-1], dtype=np.uint8))[0]
 
-    def training_pairs(self, count: int, seed: int) -> list:
+    def training_pairs(self, count: int, seed: int) -> TrainingPairs:
         """``count`` seeded (input, mask) pairs of the calibration (training) split, for quantization-aware
-        training; the mask as int64 class indices, 255 where ignored."""
-        import random
+        training, read when indexed; the mask as int64 class indices, 255 where ignored."""
+        ids = sorted(seeded_sample(read_ids(self.split.root, self.calibration_split), count, seed))
+        return TrainingPairs(ids, self._training_pair)
 
+    def _training_pair(self, image_id: str):
         import torch
 
-        ids = read_ids(self.split.root, self.calibration_split)
-        pairs = []
-        for i in sorted(random.Random(seed).sample(ids, min(count, len(ids)))):
-            mask = read_mask(self.split.root / "SegmentationClass" / f"{i}.png")
-            tensor, target = self.preprocess(self.split.image(i), mask)
-            pairs.append((tensor, torch.from_numpy(np.asarray(target, dtype=np.int64))))
-        return pairs
+        mask = read_mask(self.split.root / "SegmentationClass" / f"{image_id}.png")
+        tensor, target = self.preprocess(self.split.image(image_id), mask)
+        return tensor, torch.from_numpy(np.asarray(target, dtype=np.int64))
 
     def target_mask(self, i: int) -> np.ndarray:
         """The mask image ``i`` is scored against (one at a time: VOC val masks at full size are large)."""

@@ -274,8 +274,14 @@ def predicted_mask(logits: torch.Tensor) -> np.ndarray:
     return logits.argmax(dim=0).to(torch.uint8).cpu().numpy()
 
 
+def source_training_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """The source's training loss, SegmentationLosses(batch_average=True).CrossEntropyLoss (utils/loss.py):
+    per-pixel cross-entropy averaged over the labelled pixels (255 ignored), then divided by the batch size."""
+    return F.cross_entropy(logits, masks, ignore_index=255) / logits.shape[0]
+
+
 MODELS = (
     # jfzhang95 transform_val: FixScaleCrop(513), ImageNet mean/std; the smoke case crops 257 (same network)
-    ModelSpec("deeplab_v3plus_mobilenet", build_deeplab, preprocess, 513, argmax_masks),
+    ModelSpec("deeplab_v3plus_mobilenet", build_deeplab, preprocess, 513, argmax_masks, loss=source_training_loss),
     ModelSpec("deeplab_v3plus_mobilenet_257", build_deeplab, partial(preprocess, crop_size=257), 257, argmax_masks),
 )

@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import torch
 from torch import nn
 
-from zoo.checkpoints import load_weights
+from zoo.checkpoints import load_state_dict, load_strict, load_weights
 from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from zoo.registry import ModelSpec
 
@@ -97,7 +98,43 @@ def build_mobilenet_v2(checkpoint: Path | None) -> nn.Module:
     return load_weights(MobileNetV2(activation=nn.ReLU), checkpoint)
 
 
+def fold_batchnorm_structure(model: nn.Module) -> nn.Module:
+    """The module layout AIMET's BN fold leaves: every Conv2d followed by a BatchNorm2d gains a bias and the
+    BatchNorm becomes an Identity. Only the structure: the values come from a checkpoint folded by AIMET."""
+    for sequential in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        children = list(sequential.named_children())
+        for (_, conv), (bn_name, bn) in zip(children, children[1:]):
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                conv.bias = nn.Parameter(conv.weight.new_zeros(conv.out_channels))
+                setattr(sequential, bn_name, nn.Identity())
+    return model
+
+
+# the AIMET zoo's QAT state dict was saved while the classifier was Sequential(Dropout, Linear); its
+# model_definition.py renames these keys before loading (aimet_zoo_torch/mobilenetv2/model/model_definition.py)
+QAT_KEY_RENAMES = {"classifier.1.weight": "classifier.weight", "classifier.1.bias": "classifier.bias"}
+
+
+def build_mobilenet_v2_qat(checkpoint: Path | None) -> nn.Module:
+    """The AIMET zoo's fine-tuned MobileNetV2 (torch_mobilenetv2_w8a8_state_dict.pth): BN-folded and
+    equalized by AIMET before quantization-aware training, so it loads into the folded layout."""
+    model = fold_batchnorm_structure(MobileNetV2(activation=nn.ReLU))
+    if checkpoint is not None:
+        state = {QAT_KEY_RENAMES.get(k, k): v for k, v in load_state_dict(Path(checkpoint)).items()}
+        load_strict(model, state, Path(checkpoint))
+    return model
+
+
+def classification_loss(logits, labels):
+    return nn.functional.cross_entropy(logits, torch.as_tensor(labels, device=logits.device))
+
+
 MODELS = (
     # tonylins README: Resize(int(224 / 0.875)) + CenterCrop(224), bilinear, ImageNet mean/std
-    ModelSpec("mobilenet_v2", build_mobilenet_v2, Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD)),
+    ModelSpec("mobilenet_v2", build_mobilenet_v2, Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD),
+              loss=classification_loss),
+    # the AIMET zoo's evaluation (aimet_zoo_torch/mobilenetv2/dataloader/dataloaders_and_eval_func.py and the
+    # seed's zoo_torch/examples/eval_mobilenetv2.py): Resize(image_size + 24) + CenterCrop(224), bilinear
+    ModelSpec("mobilenet_v2_qat", build_mobilenet_v2_qat, Preprocess(248, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD),
+              loss=classification_loss),
 )
