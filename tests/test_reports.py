@@ -63,8 +63,8 @@ def test_report_writes_csv_markdown_and_png(tmp_path, capsys):
 
     markdown = (tmp_path / "results.md").read_text().splitlines()
     assert "## PyTorch models" in markdown
-    assert "| model | case | metric | FP32 | quantized | expected | delta | verdict |" in markdown
-    assert f"| mobilenet_v2 | {CASE} | sqnr_db |  | {row['quantized']:.2f} | {row['expected']:.2f} | 0.00 | PASS |" \
+    assert "| model | case | recipe | metric | FP32 | quantized | expected | delta | verdict |" in markdown
+    assert f"| mobilenet_v2 | {CASE} | w8a8: bn_fold+cle | sqnr_db |  | {row['quantized']:.2f} | {row['expected']:.2f} | 0.00 | PASS |" \
         in markdown
     assert (tmp_path / "fp32_vs_quantized.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from zoo.fileio import atomic_write_bytes, atomic_write_text
 
-ROW_COLUMNS = ("case", "tier", "metric", "fp32", "quantized", "expected", "delta", "tolerance", "verdict", "other metrics")
+ROW_COLUMNS = ("case", "tier", "recipe", "metric", "fp32", "quantized", "expected", "delta", "tolerance", "verdict", "other metrics")
 
 
 def row_path(run_dir: Path, case_id: str) -> Path:
@@ -78,11 +78,24 @@ def _other_metrics(row: dict) -> str:
     return ", ".join(f"{k} {_cell(v)}" for k, v in others.items() if v is not None)
 
 
+def recipe_cell(row: dict) -> str:
+    """The recipe and the techniques it applied, e.g. 'w4a8_qat: bn_fold+cle+qat', so QAT rows read as such
+    beside their PTQ rows."""
+    name = (row.get("knobs") or {}).get("recipe")
+    if name is None:
+        return ""
+    return f"{name}: {'+'.join(row.get('techniques_applied') or []) or 'no techniques'}"
+
+
+def _column(row: dict, column: str) -> str:
+    return recipe_cell(row) if column == "recipe" else _cell(row.get(column))
+
+
 def table(rows: list[dict], missing: list[str] = ()) -> str:
     """Markdown table: one line per case for its primary metric, plus missing cases."""
     lines = ["| " + " | ".join(ROW_COLUMNS) + " |", "|" + "---|" * len(ROW_COLUMNS)]
     for row in sorted(rows, key=lambda r: r.get("case", "")):
-        cells = [_cell(row.get(c)) for c in ROW_COLUMNS[:-1]] + [_other_metrics(row)]
+        cells = [_column(row, c) for c in ROW_COLUMNS[:-1]] + [_other_metrics(row)]
         lines.append("| " + " | ".join(cells) + " |")
     for case_id in missing:
         cells = [case_id] + [""] * (len(ROW_COLUMNS) - 3) + ["MISSING (no row written)", ""]

@@ -6,6 +6,7 @@ from pathlib import Path
 from zoo.catalog import REGISTRY
 from zoo.fileio import atomic_write_text
 from zoo.reports import Run, csv_text, fmt, markdown_table
+from zoo.results import recipe_cell
 
 FRAMEWORK_TITLES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 LEADING_COLUMNS = ["case", "run_id", "tier", "framework", "dataset", "model", "seed_row", "metric", "fp32",
@@ -13,7 +14,7 @@ LEADING_COLUMNS = ["case", "run_id", "tier", "framework", "dataset", "model", "s
 # the expected file's provenance describes how the expected value was made, not this run
 SKIPPED_FIELDS = ("expected_provenance",)
 METRIC_SIDES = ("fp32", "quantized", "expected", "delta")
-MARKDOWN_COLUMNS = ["model", "case", "metric", "FP32", "quantized", "expected", "delta", "verdict"]
+MARKDOWN_COLUMNS = ["model", "case", "recipe", "metric", "FP32", "quantized", "expected", "delta", "verdict"]
 
 
 def flatten(row: dict, prefix: str = "") -> dict[str, object]:
@@ -60,7 +61,8 @@ def from_row_or_registry(row: dict, field: str, default: str) -> str:
 
 
 def markdown_line(row: dict) -> list[str]:
-    return [from_row_or_registry(row, "model", ""), row.get("case", ""), row.get("metric") or "", fmt(row.get("fp32")),
+    return [from_row_or_registry(row, "model", ""), row.get("case", ""), recipe_cell(row), row.get("metric") or "",
+            fmt(row.get("fp32")),
             fmt(row.get("quantized")), fmt(row.get("expected")), fmt(row.get("delta")), row.get("verdict", "")]
 
 
