@@ -41,6 +41,7 @@ def test_recipe_column_names_the_recipe_and_the_techniques_it_applied():
     qat = {**ROW, "knobs": {"recipe": "w4a8_qat"}, "techniques_applied": ["bn_fold", "cle", "qat"]}
     assert recipe_cell(qat) == "w4a8_qat: bn_fold+cle+qat"
     assert recipe_cell({**ROW, "techniques_applied": []}) == "w8a8: no techniques"
+    assert recipe_cell({"case": "errored", "knobs": {"recipe": "w8a8"}}) == "w8a8"
     assert recipe_cell({"case": "errored"}) == ""
 
 

@@ -81,10 +81,10 @@ def _other_metrics(row: dict) -> str:
 def recipe_cell(row: dict) -> str:
     """The recipe and the techniques it applied, e.g. 'w4a8_qat: bn_fold+cle+qat', so QAT rows read as such
     beside their PTQ rows."""
-    name = (row.get("knobs") or {}).get("recipe")
-    if name is None:
-        return ""
-    return f"{name}: {'+'.join(row.get('techniques_applied') or []) or 'no techniques'}"
+    name, applied = (row.get("knobs") or {}).get("recipe"), row.get("techniques_applied")
+    if name is None or applied is None:  # an ERROR row names its recipe but applied nothing
+        return name or ""
+    return f"{name}: {'+'.join(applied) or 'no techniques'}"
 
 
 def _column(row: dict, column: str) -> str:

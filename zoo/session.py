@@ -106,7 +106,8 @@ class ZooSession:
 
     def record_error(self, case, error: BaseException) -> None:
         write_row(self.run_dir, {"case": case.id, "tier": case.tier, "metric": case.metric, "verdict": "ERROR",
-                                 "error": f"{type(error).__name__}: {error}", "run_id": self.run_dir.name})
+                                 "error": f"{type(error).__name__}: {error}", "run_id": self.run_dir.name,
+                                 "knobs": case.recipe.knobs()})
 
     def update(self, case, outcome) -> Path:
         if self.subset:
