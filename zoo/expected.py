@@ -74,7 +74,12 @@ SCHEMA = {
                     "provenance": {
                         "type": "object",
                         "required": ["kind"],
-                        "properties": {"kind": {"enum": ["published", "measured"]}},
+                        "properties": {
+                            "kind": {"enum": ["published", "measured"]},
+                            # what the measured weights are: zoo.registry.Checkpoint.weights
+                            "weights": {"type": "object", "required": ["kind"],
+                                        "properties": {"kind": {"enum": ["pretrained", "trained-here", "seeded"]}}},
+                        },
                     },
                     "xfail": {"type": "string", "minLength": 1},
                 },

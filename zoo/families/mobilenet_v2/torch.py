@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo.checkpoints import load_state_dict, load_strict, load_weights
+from zoo.checkpoints import load_state_dict, load_strict, load_weights, map_by_position
 from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from zoo.registry import ModelSpec
 
@@ -98,6 +98,18 @@ def build_mobilenet_v2(checkpoint: Path | None) -> nn.Module:
     return load_weights(MobileNetV2(activation=nn.ReLU), checkpoint)
 
 
+def build_mobilenet_v2_torchvision(checkpoint: Path | None) -> nn.Module:
+    """The AIMET zoo's ReLU variant with torchvision's ImageNet weights (IMAGENET1K_V1). The two are one network:
+    the same tensors in the same order, torchvision nesting each conv + BN + ReLU6 as a module
+    (features.1.conv.0.0.weight is tonylins' features.1.conv.0.weight, classifier.1 the Linear), so keys pair
+    by position."""
+    model = MobileNetV2(activation=nn.ReLU)
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        load_strict(model, map_by_position(load_state_dict(path), model.state_dict(), path), path)
+    return model
+
+
 def fold_batchnorm_structure(model: nn.Module) -> nn.Module:
     """The module layout AIMET's BN fold leaves: every Conv2d followed by a BatchNorm2d gains a bias and the
     BatchNorm becomes an Identity. Only the structure: the values come from a checkpoint folded by AIMET."""
@@ -133,6 +145,10 @@ MODELS = (
     # tonylins README: Resize(int(224 / 0.875)) + CenterCrop(224), bilinear, ImageNet mean/std
     ModelSpec("mobilenet_v2", build_mobilenet_v2, Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD),
               loss=classification_loss),
+    # torchvision's weights, evaluated with tonylins' preprocessing (torchvision's IMAGENET1K_V1 transforms are
+    # the same: Resize(256) + CenterCrop(224), bilinear, ImageNet mean/std)
+    ModelSpec("mobilenet_v2_torchvision", build_mobilenet_v2_torchvision,
+              Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD), loss=classification_loss),
     # the AIMET zoo's evaluation (aimet_zoo_torch/mobilenetv2/dataloader/dataloaders_and_eval_func.py and the
     # seed's zoo_torch/examples/eval_mobilenetv2.py): Resize(image_size + 24) + CenterCrop(224), bilinear
     ModelSpec("mobilenet_v2_qat", build_mobilenet_v2_qat, Preprocess(248, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD),
