@@ -76,6 +76,8 @@ CASES = [
         tags=("smoke",), batch_size=8,
     ),
     # The seed's recipe on real ImageNet weights: 8 hand-labelled photos seen as 24 views each (192 samples).
+    # The zoo's ReLU variant of these ReLU6-trained weights keeps FP32 top-1 on the views (67.71 either way) and
+    # the ReLU6 network's top-1 class on 95.8 % of them (2026-12-07).
     Case(
         id="pt_mobilenet_v2.w8a8.photo_views", framework="torch", task="classification",
         model="mobilenet_v2_torchvision", dataset="photo_views", metric="top1", tier="embedded",
