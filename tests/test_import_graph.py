@@ -20,7 +20,7 @@ LAYERS = (
     ("zoo.families",),
     ("zoo.catalog",),
     ("zoo.expected", "zoo.cache", "zoo.results", "zoo.availability", "zoo.pipeline", "zoo.session"),
-    ("zoo.reports", "zoo.runguard", "zoo.xdist_recovery", "zoo.__main__", "zoo"),
+    ("zoo.reports", "zoo.runguard", "zoo.xdist_recovery", "zoo.release", "zoo.__main__", "zoo"),
 )
 
 

@@ -1,4 +1,5 @@
-"""``python -m zoo report|trend|compare``: reports over run directories (results/<run id>/).
+"""``python -m zoo report|trend|compare|validate-release``: reports over run directories (results/<run id>/), and
+the validation of an AIMET release against another.
 
 Exit codes: 0 done; 1 ``compare`` found a significant regression; 2 bad arguments or unusable run directories.
 """
@@ -35,6 +36,15 @@ def parser() -> argparse.ArgumentParser:
                          help=f"bootstrap resamples (default {RESAMPLES})")
     compare.add_argument("--seed", type=int, default=SEED, help=f"bootstrap seed (default {SEED})")
     compare.add_argument("--out", type=Path, help="output directory (default NEW_RUN/compare-vs-<BASE_RUN name>)")
+
+    release = commands.add_parser(
+        "validate-release", help="run the same cases under two AIMET releases (one venv each, all else shared) "
+                                 "and compare them; exit 1 on a significant regression",
+        epilog="Arguments after -- go to pytest on both sides (default: tests/test_zoo.py -m embedded).")
+    release.add_argument("--baseline", required=True, help="e.g. aimet-torch==2.41.0[,aimet-onnx==2.41.0]")
+    release.add_argument("--candidate", required=True, help="e.g. aimet-torch==2.42.0")
+    release.add_argument("--out", type=Path, help="output directory (default results/release-<baseline>-vs-<candidate>)")
+    release.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return top
 
 
@@ -69,6 +79,24 @@ def run_compare(args) -> int:
     return 0
 
 
+def run_validate_release(args) -> int:
+    from zoo import paths
+    from zoo.release import ReleaseError, Side, parse_specs, run_side, write_sides
+
+    try:
+        sides = [Side("baseline", parse_specs(args.baseline, "--baseline")),
+                 Side("candidate", parse_specs(args.candidate, "--candidate"))]
+        out = args.out or paths.REPO / "results" / f"release-{sides[0].venv.name}-vs-{sides[1].venv.name}"
+        pytest_args = [a for a in args.pytest_args if a != "--"]
+        ran = {side.name: (side, *run_side(side, out, pytest_args)) for side in sides}
+    except ReleaseError as e:
+        raise ReportError(str(e)) from e
+    print(write_sides(out, ran))
+    compare_args = argparse.Namespace(base=ran["baseline"][1], new=ran["candidate"][1], alpha=ALPHA,
+                                      resamples=RESAMPLES, seed=SEED, out=out / "compare")
+    return run_compare(compare_args)
+
+
 def print_paths(paths: list[Path]) -> None:
     for path in paths:
         print(path)
@@ -76,7 +104,8 @@ def print_paths(paths: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    commands = {"report": run_report, "trend": run_trend, "compare": run_compare}
+    commands = {"report": run_report, "trend": run_trend, "compare": run_compare,
+                "validate-release": run_validate_release}
     try:
         return commands[args.command](args)
     except ReportError as e:
