@@ -213,3 +213,29 @@ def test_markdown_notes_name_the_gate_rule_and_overlays():
                          "overlays": ["aimet-2.43.0.json: AdaRound default changed"]}])
     assert "Gate rule: full dataset: sample count must match" in notes
     assert "- a.w8a8.photos: aimet-2.43.0.json: AdaRound default changed" in notes
+
+
+def test_holm_adjustment_is_step_down_bonferroni():
+    from zoo.reports.compare import holm_adjusted
+
+    assert holm_adjusted([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm_adjusted([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm_adjusted([]) == []
+
+
+def test_one_nominal_regression_among_twenty_cases_is_not_an_alarm_but_a_strong_one_is():
+    from zoo.reports.compare import REGRESSION, CaseComparison, McNemarResult, apply_holm, mcnemar_verdict
+
+    def case(name, losses, p):
+        c = CaseComparison(name, "both", "top1", mcnemar=McNemarResult(losses, 0, 1000, p))
+        c.mcnemar_verdict = mcnemar_verdict(c.mcnemar, 0.05)
+        return c
+
+    weak = [case("weak", 6, 0.03)] + [case(f"flat{i}", 1, 1.0) for i in range(19)]
+    assert weak[0].mcnemar_verdict == REGRESSION  # at alpha 0.05 on its own
+    apply_holm(weak, 0.05)
+    assert weak[0].verdict != REGRESSION and weak[0].mcnemar_p_holm == pytest.approx(0.6)
+
+    strong = [case("strong", 40, 1e-12)] + [case(f"flat{i}", 1, 1.0) for i in range(19)]
+    apply_holm(strong, 0.05)
+    assert strong[0].verdict == REGRESSION

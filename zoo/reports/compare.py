@@ -9,9 +9,10 @@ per-sample files over the same samples:
   CI, two-sided p = 2 * min(share of resampled means <= 0, share >= 0) with the +1 correction. Samples
   whose SQNR is not finite in either run (inf: output unchanged by quantization) are dropped and counted.
 
-Each test is judged at ``alpha`` on its own; there is no correction across tests or cases, so pass a
-smaller --alpha when comparing many cases. A test is "not testable" when it could not reach ``alpha``
-with the samples at hand. A case is a regression when any of its tests is a significant regression.
+The tests of all cases form one family: their p-values are Holm-adjusted (step-down Bonferroni, which holds the
+family-wise error rate at ``alpha``), so twenty cases do not raise a false alarm by chance, and each test is
+judged on its adjusted p. A test is "not testable" (and left out of the family) when it could not reach
+``alpha`` with the samples at hand. A case is a regression when any of its tests is a significant regression.
 """
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ class CaseComparison:
     bootstrap_verdict: str = NOT_TESTABLE
     verdict: str = NOT_TESTABLE
     notes: list[str] = field(default_factory=list)
+    mcnemar_p_holm: float | None = None  # the p-value after the Holm adjustment across every case's tests
+    bootstrap_p_holm: float | None = None
 
 
 # ----------------------------------------------------------------------------------------------- the tests
@@ -229,7 +232,36 @@ def compare_runs(base: Run, new: Run, alpha: float = ALPHA, resamples: int = RES
     if not 0 < alpha < 1:
         raise ReportError(f"--alpha {alpha}: use a significance level between 0 and 1, e.g. 0.05")
     cases = sorted(set(base.rows) | set(new.rows))
-    return [compare_case(case, base, new, alpha, resamples, seed) for case in cases]
+    comparisons = [compare_case(case, base, new, alpha, resamples, seed) for case in cases]
+    apply_holm(comparisons, alpha)
+    return comparisons
+
+
+def holm_adjusted(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment: the i-th smallest p times (m - i), made monotone, capped at 1."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def apply_holm(comparisons: list[CaseComparison], alpha: float) -> None:
+    """Re-judge every testable test on its Holm-adjusted p-value, then each case on its tests."""
+    tests = [(c, "mcnemar") for c in comparisons if c.mcnemar and c.mcnemar_verdict != NOT_TESTABLE]
+    tests += [(c, "bootstrap") for c in comparisons if c.bootstrap and c.bootstrap_verdict != NOT_TESTABLE]
+    adjusted = holm_adjusted([getattr(c, kind).p_value for c, kind in tests])
+    for (c, kind), p in zip(tests, adjusted):
+        setattr(c, f"{kind}_p_holm", p)
+        if kind == "mcnemar":
+            c.mcnemar_verdict = judged(p, c.mcnemar.gains - c.mcnemar.losses, metric_info("top1").higher_is_better,
+                                       alpha)
+        else:
+            c.bootstrap_verdict = judged(p, c.bootstrap.mean_difference, metric_info("sqnr_db").higher_is_better,
+                                         alpha)
+    for c in {id(c): c for c, _ in tests}.values():
+        c.verdict = case_verdict([c.mcnemar_verdict, c.bootstrap_verdict])
 
 
 def has_regression(comparisons: list[CaseComparison]) -> bool:
@@ -239,15 +271,22 @@ def has_regression(comparisons: list[CaseComparison]) -> bool:
 # ------------------------------------------------------------------------------------------------ output
 def mcnemar_cell(c: CaseComparison) -> str:
     m = c.mcnemar
-    return "" if m is None else f"b={m.losses} c={m.gains} of {m.samples}, p={fmt(m.p_value, 4)} ({c.mcnemar_verdict})"
+    if m is None:
+        return ""
+    return (f"b={m.losses} c={m.gains} of {m.samples}, p={fmt(m.p_value, 4)}{holm_cell(c.mcnemar_p_holm)} "
+            f"({c.mcnemar_verdict})")
+
+
+def holm_cell(p: float | None) -> str:
+    return "" if p is None else f", Holm p={fmt(p, 4)}"
 
 
 def bootstrap_cell(c: CaseComparison) -> str:
     b = c.bootstrap
     if b is None:
         return ""
-    return (f"{fmt(b.mean_difference)} dB [{fmt(b.ci_low)}, {fmt(b.ci_high)}], p={fmt(b.p_value, 4)}, "
-            f"n={b.samples} ({c.bootstrap_verdict})")
+    return (f"{fmt(b.mean_difference)} dB [{fmt(b.ci_low)}, {fmt(b.ci_high)}], p={fmt(b.p_value, 4)}"
+            f"{holm_cell(c.bootstrap_p_holm)}, n={b.samples} ({c.bootstrap_verdict})")
 
 
 def primary_cell(c: CaseComparison) -> str:
@@ -266,7 +305,7 @@ def compare_markdown(base: Run, new: Run, comparisons: list[CaseComparison], alp
               for c in comparisons for name, (base_value, new_value, delta) in c.metric_deltas.items()]
     return "\n".join([
         f"# Compare {new.label} against {base.label}", "",
-        f"Paired tests per case at alpha {alpha} each (no correction across tests or cases): exact McNemar on "
+        f"Paired tests per case, Holm-adjusted across all cases' tests at family-wise alpha {alpha}: exact McNemar on "
         f"per-sample top-1 (b: right in base, wrong in new; c: the reverse); paired bootstrap of the mean "
         f"per-sample SQNR difference new - base ({resamples} resamples, seed {seed}, {round(100 * (1 - alpha))}% "
         f"percentile CI).", "",
@@ -283,8 +322,9 @@ def prefixed(prefix: str, result_type: type, result) -> dict:
 
 def csv_line(c: CaseComparison) -> dict:
     line = {"case": c.case, "status": c.status, "verdict": c.verdict, "metric": c.metric,
-            **prefixed("mcnemar_", McNemarResult, c.mcnemar), "mcnemar_verdict": c.mcnemar_verdict if c.mcnemar else "",
-            **prefixed("sqnr_", BootstrapResult, c.bootstrap),
+            **prefixed("mcnemar_", McNemarResult, c.mcnemar), "mcnemar_p_holm": c.mcnemar_p_holm,
+            "mcnemar_verdict": c.mcnemar_verdict if c.mcnemar else "",
+            **prefixed("sqnr_", BootstrapResult, c.bootstrap), "sqnr_p_holm": c.bootstrap_p_holm,
             "sqnr_verdict": c.bootstrap_verdict if c.bootstrap else "", "notes": "; ".join(c.notes)}
     for name, (base, new, delta) in c.metric_deltas.items():
         line.update({f"{name}.base": base, f"{name}.new": new, f"{name}.delta": delta})
