@@ -10,6 +10,8 @@ Environments are cached under ``.zoo-cache/venvs/<specs>`` and reused.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo import paths
+from zoo.fileio import atomic_write_text
 
 AIMET_DISTRIBUTIONS = ("aimet-torch", "aimet-onnx")
 SPEC = re.compile(r"^(aimet-torch|aimet-onnx)==([0-9][0-9a-zA-Z.+-]*)$")
@@ -69,8 +72,6 @@ def installed_versions(side: Side) -> dict[str, str]:
     done = subprocess.run([str(side.python), "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
         raise ReleaseError(f"{side.venv}: cannot read the AIMET versions: {done.stderr.strip()[-300:]}")
-    import json
-
     return json.loads(done.stdout)
 
 
@@ -106,8 +107,6 @@ def newest_run(results_dir: Path) -> Path:
 def run_side(side: Side, out: Path, pytest_args: list[str]) -> tuple[Path, dict[str, str]]:
     """Run the selection under ``side``; returns its run directory and AIMET versions. A failing gate does not
     stop the validation (the comparison is the point), a run that wrote no rows does."""
-    import os
-
     versions = ensure_venv(side)
     results = Path(out) / side.name
     results.mkdir(parents=True, exist_ok=True)
@@ -120,9 +119,6 @@ def run_side(side: Side, out: Path, pytest_args: list[str]) -> tuple[Path, dict[
 
 def write_sides(out: Path, sides: dict[str, tuple[Side, Path, dict[str, str]]]) -> Path:
     """release.json: per side the specs, the AIMET versions it imported and its run directory."""
-    import json
-
-    from zoo.fileio import atomic_write_text
 
     path = Path(out) / "release.json"
     atomic_write_text(path, json.dumps({name: {"specs": list(side.specs), "versions": versions, "run": str(run)}
