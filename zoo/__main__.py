@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from zoo.reports import ReportError, load_run
-from zoo.reports.compare import ALPHA, REGRESSION, RESAMPLES, SEED, has_regression, write_compare
+from zoo.reports.compare import ALPHA, REGRESSION, RESAMPLES, SEED, has_regression
+from zoo.reports.compare_output import write_compare
 
 EXIT_REGRESSION, EXIT_USAGE = 1, 2
 

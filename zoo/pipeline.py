@@ -37,6 +37,8 @@ class Outcome:
     info: dict = field(default_factory=dict)
     # per-sample outcomes (same order as sample_ids) for paired comparisons between runs
     per_sample: dict = field(default_factory=dict)
+    # the quantizers with their encodings and the per-layer SQNR, for the layer-by-layer comparison
+    layers: dict = field(default_factory=dict)
 
 
 class StepTimer:
@@ -156,4 +158,6 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
         encodings_sha256=quantized.encodings_sha256, qat_training_losses=quantized.training_losses,
         seconds=timer.seconds, peak_memory=peak_memory_mb(device),
     )
-    return Outcome(Measurement(len(dataset), scores.fp32, scores.quantized), info, per_sample)
+    layers = {"backend": quantized.backend, "quantizers": quantized.quantizers,
+              "layer_sqnr_db": quantized.layer_sqnr_db}
+    return Outcome(Measurement(len(dataset), scores.fp32, scores.quantized), info, per_sample, layers)

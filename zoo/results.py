@@ -44,6 +44,26 @@ def read_per_sample(run_dir: Path, case_id: str) -> dict:
         return {k: data[k] for k in data.files}
 
 
+def layers_path(run_dir: Path, case_id: str) -> Path:
+    return Path(run_dir) / f"{case_id}.layers.json.gz"
+
+
+def write_layers(run_dir: Path, case_id: str, layers: dict) -> Path:
+    """The quantizer table and per-layer SQNR beside the row (gzipped JSON), for the layer-by-layer compare."""
+    import gzip
+
+    path = layers_path(run_dir, case_id)
+    text = json.dumps(_finite_or_string(layers), sort_keys=True)
+    atomic_write_bytes(path, gzip.compress(text.encode(), mtime=0))
+    return path
+
+
+def read_layers(run_dir: Path, case_id: str) -> dict:
+    import gzip
+
+    return json.loads(gzip.decompress(layers_path(run_dir, case_id).read_bytes()))
+
+
 def read_rows(run_dir: Path) -> list[dict]:
     """Rows of a run directory; a file that is not a valid row is reported, not fatal."""
     rows = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from zoo import paths
 from zoo import expected as exp
-from zoo.results import write_per_sample, write_row
+from zoo.results import write_layers, write_per_sample, write_row
 
 EXPECTED_DIR = paths.REPO / "expected"
 
@@ -102,6 +102,8 @@ class ZooSession:
         row = build_row(case, entry, outcome, verdict, self.run_dir.name)
         if outcome.per_sample:
             row["per_sample_file"] = write_per_sample(self.run_dir, case.id, outcome.per_sample).name
+        if outcome.layers:
+            row["layers_file"] = write_layers(self.run_dir, case.id, outcome.layers).name
         write_row(self.run_dir, row)
         return row
 

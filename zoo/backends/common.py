@@ -24,6 +24,8 @@ class Quantized:
     config_file: str
     encodings_sha256: str
     training_losses: list[float] = field(default_factory=list)  # per quantization-aware training step
+    quantizers: list[dict] = field(default_factory=list)  # every enabled quantizer with its encodings
+    layer_sqnr_db: dict[str, float] | None = None  # per quantized module; None where the backend cannot measure it
 
 
 class Backend(Protocol):

@@ -51,4 +51,4 @@ class KerasBackend:
 
         q = quantize(cls.export(model, spec), recipe, calibration, workdir)
         return Quantized(lambda batch: tuple(q.run_all(batch.numpy())), q.backend, q.applied, q.unavailable,
-                         q.config_file, q.encodings_sha256)
+                         q.config_file, q.encodings_sha256, quantizers=q.quantizers)

@@ -67,4 +67,4 @@ class TorchBackend:
 
         q = quantize(cls.export(model, spec), recipe, calibration, device, workdir, training, spec.loss)
         return Quantized(cls.runner(q.model, device), q.backend, q.applied, q.unavailable, q.config_file,
-                         q.encodings_sha256, q.training_losses)
+                         q.encodings_sha256, q.training_losses, q.quantizers, q.layer_sqnr_db)

@@ -53,14 +53,15 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray, use_07_metric: bool) -> fl
     return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
 
 
-def precision_recall(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
-                     label: int, iou_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, int]:
-    """(recall, precision, npos) of one class over the dataset; npos counts non-difficult GTs."""
+def match_class(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth], label: int,
+                iou_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One class's detections over the dataset in descending score order: (image index, score, tp, fp) per
+    detection (a detection matched to a difficult GT is neither), and the non-difficult GT count per image."""
     if len(detections) != len(ground_truths):
         raise ValueError(f"{len(detections)} images of detections but {len(ground_truths)} of ground truth")
     gt_boxes = [np.asarray(g.boxes, dtype=np.float64).reshape(-1, 4)[np.asarray(g.labels) == label] for g in ground_truths]
     gt_difficult = [np.asarray(g.difficult, dtype=bool)[np.asarray(g.labels) == label] for g in ground_truths]
-    npos = int(sum(int((~d).sum()) for d in gt_difficult))
+    positives = np.array([int((~d).sum()) for d in gt_difficult], dtype=np.int64)
 
     image_of, boxes, scores = [], [np.zeros((0, 4))], [np.zeros(0)]
     for i, d in enumerate(detections):
@@ -68,8 +69,9 @@ def precision_recall(detections: Sequence[ImageDetections], ground_truths: Seque
         boxes.append(np.asarray(d.boxes, dtype=np.float64).reshape(-1, 4)[keep])
         scores.append(np.asarray(d.scores, dtype=np.float64)[keep])
         image_of += [i] * int(keep.sum())
-    order = np.argsort(-np.concatenate(scores), kind="stable")
-    image_of, boxes = np.array(image_of, dtype=np.int64)[order], np.concatenate(boxes)[order]
+    scores = np.concatenate(scores)
+    order = np.argsort(-scores, kind="stable")
+    image_of, boxes, scores = np.array(image_of, dtype=np.int64)[order], np.concatenate(boxes)[order], scores[order]
 
     taken = [np.zeros(len(b), dtype=bool) for b in gt_boxes]
     tp, fp = np.zeros(len(order)), np.zeros(len(order))
@@ -85,11 +87,71 @@ def precision_recall(detections: Sequence[ImageDetections], ground_truths: Seque
             fp[k] = 1.0
         else:
             tp[k], taken[i][j] = 1.0, True
+    return image_of, scores, tp, fp, positives
+
+
+def precision_recall(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
+                     label: int, iou_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, int]:
+    """(recall, precision, npos) of one class over the dataset; npos counts non-difficult GTs."""
+    _, _, tp, fp, positives = match_class(detections, ground_truths, label, iou_threshold)
+    npos = int(positives.sum())
     tp, fp = np.cumsum(tp), np.cumsum(fp)
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = tp / float(npos)
     precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
     return recall, precision, npos
+
+
+@dataclass(frozen=True)
+class MatchedDetections:
+    """Every class's detections in descending score order with their matching (``match_class``), the parts a
+    resampled mAP needs."""
+
+    images: np.ndarray  # [D] image index
+    labels: np.ndarray  # [D]
+    tp: np.ndarray  # [D]
+    fp: np.ndarray  # [D]
+    positives: np.ndarray  # [N, classes] non-difficult GT per image and class
+
+
+def matched_detections(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
+                       num_classes: int, iou_threshold: float = 0.5) -> MatchedDetections:
+    parts = [match_class(detections, ground_truths, label, iou_threshold) for label in range(num_classes)]
+    return MatchedDetections(np.concatenate([p[0] for p in parts]),
+                             np.concatenate([np.full(len(p[0]), label) for label, p in enumerate(parts)]),
+                             np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts]),
+                             np.stack([p[4] for p in parts], axis=1))
+
+
+def resampled_map(matches: MatchedDetections, weights: np.ndarray, use_07_metric: bool) -> np.ndarray:
+    """mAP (percent) with every image weighted: ``weights`` [R, N] (a bootstrap resample's draw counts) -> [R].
+    With all weights 1 it is ``mean_ap``; classes without a non-difficult GT in a resample are left out."""
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    aps = []
+    for label in range(matches.positives.shape[1]):
+        pick = matches.labels == label
+        npos = weights @ matches.positives[:, label]  # [R]
+        w = weights[:, matches.images[pick]]
+        tp, fp = np.cumsum(w * matches.tp[pick], axis=1), np.cumsum(w * matches.fp[pick], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recall = tp / npos[:, None]
+        precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+        aps.append(np.where(npos > 0, 100.0 * weighted_voc_ap(recall, precision, use_07_metric), np.nan))
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(np.stack(aps, axis=1), axis=1)
+
+
+def weighted_voc_ap(recall: np.ndarray, precision: np.ndarray, use_07_metric: bool) -> np.ndarray:
+    """``voc_ap`` of each row of [R, D] recall/precision curves -> [R] fractions."""
+    if use_07_metric:
+        points = [np.where(recall >= t, precision, -np.inf).max(axis=1, initial=-np.inf)
+                  for t in np.arange(0.0, 1.1, 0.1)]
+        return np.sum([np.where(np.isfinite(p), p, 0.0) for p in points], axis=0) / 11.0
+    rows = recall.shape[0]
+    mrec = np.concatenate([np.zeros((rows, 1)), recall, np.ones((rows, 1))], axis=1)
+    mpre = np.concatenate([np.zeros((rows, 1)), precision, np.zeros((rows, 1))], axis=1)
+    mpre = np.maximum.accumulate(mpre[:, ::-1], axis=1)[:, ::-1]
+    return np.sum((mrec[:, 1:] - mrec[:, :-1]) * mpre[:, 1:], axis=1)
 
 
 def average_precision_per_class(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from zoo.metrics.coco import KEYPOINT_STATS, GroundTruth, coco_stats
+from zoo.metrics.coco import KEYPOINT_STATS, GroundTruth, MatchedDetections, coco_evaluation
 
-__all__ = ["KEYPOINT_STATS", "NUM_KEYPOINTS", "coco_keypoint_stats"]
+__all__ = ["KEYPOINT_STATS", "NUM_KEYPOINTS", "coco_keypoint_evaluation", "coco_keypoint_stats"]
 
 NUM_KEYPOINTS = 17  # COCOeval's OKS sigmas are defined for the 17 COCO person keypoints
 
@@ -26,7 +26,13 @@ def _check_keypoint_result(i: int, result: Mapping[str, Any]) -> None:
         )
 
 
+def coco_keypoint_evaluation(gt: GroundTruth, results: Sequence[Mapping[str, Any]],
+                             image_ids: Iterable[int] | None = None) -> tuple[dict[str, float], MatchedDetections]:
+    """COCO keypoint AP/AR over ``image_ids`` (default: every ground-truth image), keyed by KEYPOINT_STATS, and
+    the per-detection OKS matching."""
+    return coco_evaluation(gt, results, "keypoints", _check_keypoint_result, image_ids)
+
+
 def coco_keypoint_stats(gt: GroundTruth, results: Sequence[Mapping[str, Any]],
                         image_ids: Iterable[int] | None = None) -> dict[str, float]:
-    """COCO keypoint AP/AR over ``image_ids`` (default: every ground-truth image), keyed by KEYPOINT_STATS."""
-    return coco_stats(gt, results, "keypoints", _check_keypoint_result, image_ids)
+    return coco_keypoint_evaluation(gt, results, image_ids)[0]

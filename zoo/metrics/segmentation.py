@@ -50,3 +50,14 @@ class ConfusionMatrix:
         """Percent of non-ignored pixels whose predicted class is right."""
         self._require_pixels()
         return 100.0 * float(np.diag(self.matrix).sum() / self.matrix.sum())
+
+
+def miou_of_matrices(matrices: np.ndarray) -> np.ndarray:
+    """``ConfusionMatrix.miou`` of each matrix in a stack [..., C, C] (e.g. bootstrap resamples' summed
+    per-image matrices) -> [...] percent."""
+    matrices = np.asarray(matrices, dtype=np.float64)
+    tp = np.diagonal(matrices, axis1=-2, axis2=-1)
+    union = matrices.sum(axis=-2) + matrices.sum(axis=-1) - tp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, 100.0 * tp / union, np.nan)
+        return np.nanmean(iou, axis=-1)

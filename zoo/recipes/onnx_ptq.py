@@ -41,6 +41,7 @@ class OnnxQuantized:
     unavailable: dict[str, str] = field(default_factory=dict)
     config_file: str = ""
     encodings_sha256: str = ""
+    quantizers: list[dict] = field(default_factory=list)  # aimet_common.quantizer_record per quantizer
     _qdq: object = None
 
     def run(self, images, batch_size: int = 8) -> np.ndarray:
@@ -158,6 +159,43 @@ def encodings_digest(sim) -> str:
     return digest.hexdigest()
 
 
+def tensor_ops(model) -> dict[str, tuple[str, str]]:
+    """tensor name -> (node name, op type) of the node producing it, or for an initializer, consuming it."""
+    ops = {}
+    for node in model.graph.node:
+        for name in node.input:
+            ops.setdefault(name, (node.name, node.op_type))
+    for node in model.graph.node:
+        for name in node.output:
+            ops[name] = (node.name, node.op_type)
+    return ops
+
+
+def _scale_offset(encoding) -> tuple[list | None, list | None]:
+    """``export_encodings('1.0.0')``: a dict with per-channel lists (aimet-onnx 2.42) or a list of per-channel
+    dicts (older releases)."""
+    if not encoding:
+        return None, None
+    if isinstance(encoding, dict):
+        return list(encoding["scale"]), list(encoding["offset"])
+    return [e["scale"] for e in encoding], [e["offset"] for e in encoding]
+
+
+def quantizer_table(sim, model) -> list[dict]:
+    """Every enabled quantizer of the sim with its encodings; activations are named by their tensor."""
+    ops, params = tensor_ops(model), set(sim.param_names)
+    records = []
+    for name in sorted(sim.qc_quantize_op_dict):
+        op = sim.qc_quantize_op_dict[name]
+        if not op.enabled:
+            continue
+        node, op_type = ops.get(name, (name, "?"))
+        scale, offset = _scale_offset(op.export_encodings("1.0.0"))
+        records.append(aimet_common.quantizer_record(name, node, op_type, "param" if name in params else "activation",
+                                                     op.bitwidth, op.use_symmetric_encodings, scale, offset))
+    return records
+
+
 def quantize(onnx_model, recipe, calibration, workdir: Path) -> OnnxQuantized:
     """Apply ``recipe`` to a copy of ``onnx_model`` with aimet-onnx; return the simulated model.
 
@@ -199,4 +237,5 @@ def quantize(onnx_model, recipe, calibration, workdir: Path) -> OnnxQuantized:
     sim.compute_encodings(inputs)
     result.sim = sim
     result.encodings_sha256 = encodings_digest(sim)
+    result.quantizers = quantizer_table(sim, model)
     return result

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,8 @@ class QuantizedModel:
     config_file: str = ""
     encodings_sha256: str = ""
     training_losses: list[float] = field(default_factory=list)
+    quantizers: list[dict] = field(default_factory=list)  # aimet_common.quantizer_record per quantizer
+    layer_sqnr_db: dict[str, float] = field(default_factory=dict)  # module -> SQNR of its output vs FP32
 
 
 def aimet_version() -> str:
@@ -55,6 +58,83 @@ def encodings_digest(sim) -> str:
         if isinstance(value, torch.Tensor):
             digest.update(value.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def _quantization_mixin():
+    try:
+        from aimet_torch.nn import BaseQuantizationMixin
+    except ImportError:  # aimet-torch releases before the aimet_torch.nn alias
+        from aimet_torch.v2.nn import BaseQuantizationMixin
+    return BaseQuantizationMixin
+
+
+def quantized_modules(sim_model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    mixin = _quantization_mixin()
+    return [(name, module) for name, module in sim_model.named_modules() if isinstance(module, mixin)]
+
+
+def _flat(tensor) -> list[float] | None:
+    return None if tensor is None else tensor.detach().cpu().reshape(-1).tolist()
+
+
+def _record(name: str, module: str, op: str, kind: str, quantizer) -> dict:
+    initialized = quantizer.is_initialized()
+    return aimet_common.quantizer_record(
+        name, module, op, kind, quantizer.bitwidth, quantizer.symmetric,
+        _flat(quantizer.get_scale()) if initialized else None, _flat(quantizer.get_offset()) if initialized else None)
+
+
+def quantizer_table(sim_model: torch.nn.Module) -> list[dict]:
+    """Every enabled quantizer of the simulated model with its encodings, in module order."""
+    records = []
+    for name, module in quantized_modules(sim_model):
+        op = type(module).__name__.removeprefix("Quantized")
+        for kind, quantizers in (("input", module.input_quantizers), ("output", module.output_quantizers)):
+            records += [_record(f"{name}.{kind}[{i}]", name, op, kind, q) for i, q in enumerate(quantizers)
+                        if q is not None]
+        records += [_record(f"{name}.param.{param}", name, op, "param", q)
+                    for param, q in module.param_quantizers.items() if q is not None]
+    return records
+
+
+def strided_values(tensor: torch.Tensor) -> torch.Tensor:
+    flat = tensor.detach().reshape(-1).float()
+    return flat[:: max(1, flat.numel() // aimet_common.LAYER_SQNR_VALUES)][:aimet_common.LAYER_SQNR_VALUES].cpu()
+
+
+def module_outputs(model: torch.nn.Module, names: list[str], batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The (strided) output of each named module for ``batch``; modules returning non-tensors are left out."""
+    outputs, modules = {}, dict(model.named_modules())
+
+    def hook(name):
+        def keep(_module, _inputs, output):
+            if isinstance(output, torch.Tensor):
+                outputs[name] = strided_values(output)
+        return keep
+
+    handles = [modules[name].register_forward_hook(hook(name)) for name in names if name in modules]
+    try:
+        with torch.no_grad():
+            model(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
+
+
+def layer_sqnr_db(fp32_model: torch.nn.Module, sim_model: torch.nn.Module, batch: torch.Tensor) -> dict[str, float]:
+    """Per quantized module, SQNR (dB) of its output in the simulated model against the same module of the FP32
+    model it was built from: errors accumulate along the network, so a layer whose SQNR drops below its inputs'
+    is where precision is lost."""
+    names = [name for name, _ in quantized_modules(sim_model)]
+    reference, quantized = module_outputs(fp32_model, names, batch), module_outputs(sim_model, names, batch)
+    result = {}
+    for name in names:
+        if name in reference and name in quantized and reference[name].shape == quantized[name].shape:
+            signal = float(reference[name].double().pow(2).sum())
+            noise = float((reference[name].double() - quantized[name].double()).pow(2).sum())
+            result[name] = float("inf") if noise == 0 else 10.0 * math.log10(max(signal, 1e-30) / noise)
+    return result
 
 
 def fine_tune(sim_model: torch.nn.Module, recipe, training, loss, device: torch.device) -> list[float]:
@@ -119,6 +199,7 @@ def quantize(model: torch.nn.Module, recipe, calibration: list[torch.Tensor], de
     for technique in recipe.techniques:
         if technique in UNAVAILABLE:
             result.unavailable[technique] = UNAVAILABLE[technique]
+    reference = copy.deepcopy(model)  # FP32 after BN fold and CLE, before AdaRound or QAT change the weights
     encodings = None
     if "adaround" in recipe.techniques:
         loader = torch.utils.data.DataLoader(torch.cat(batches), batch_size=recipe.calibration_batch_size)
@@ -149,4 +230,6 @@ def quantize(model: torch.nn.Module, recipe, calibration: list[torch.Tensor], de
         result.applied.append("qat")
     result.model = sim.model.eval()
     result.encodings_sha256 = encodings_digest(sim)
+    result.quantizers = quantizer_table(sim.model)
+    result.layer_sqnr_db = layer_sqnr_db(reference, sim.model, batches[0][:aimet_common.LAYER_SQNR_SAMPLES])
     return result

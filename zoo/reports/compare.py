@@ -16,14 +16,15 @@ judged on its adjusted p. A test is "not testable" (and left out of the family) 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from zoo.fileio import atomic_write_text
 from zoo.metrics import metric_info
-from zoo.reports import ReportError, Run, as_float, csv_text, fmt, markdown_table
+from zoo.reports import ReportError, Run, as_float
+from zoo.reports.layers import LayerComparison, compare_layers, load_layers
+from zoo.reports.resampled import MetricBootstrap, applicable, paired_metric_bootstrap
 from zoo.results import per_sample_path, read_per_sample
 
 ALPHA = 0.05
@@ -77,6 +78,14 @@ class CaseComparison:
     notes: list[str] = field(default_factory=list)
     mcnemar_p_holm: float | None = None  # the p-value after the Holm adjustment across every case's tests
     bootstrap_p_holm: float | None = None
+    layers: LayerComparison | None = None  # None where either run has no layer report for the case
+    metric_tests: list[MetricBootstrap] = field(default_factory=list)  # task metrics recomputed per resample
+    metric_verdicts: dict[str, str] = field(default_factory=dict)
+    metric_p_holm: dict[str, float] = field(default_factory=dict)
+    top1_interval: BootstrapResult | None = None  # of the top-1 difference in points, for the plot (McNemar tests)
+
+    def test_verdicts(self) -> list[str]:
+        return [self.mcnemar_verdict, self.bootstrap_verdict, *self.metric_verdicts.values()]
 
 
 # ----------------------------------------------------------------------------------------------- the tests
@@ -143,6 +152,12 @@ def bootstrap_verdict(result: BootstrapResult, alpha: float) -> str:
     return judged(result.p_value, result.mean_difference, metric_info("sqnr_db").higher_is_better, alpha)
 
 
+def metric_verdict(result: MetricBootstrap, alpha: float) -> str:
+    if result.samples < MIN_BOOTSTRAP_SAMPLES or result.resamples == 0:
+        return NOT_TESTABLE
+    return judged(result.p_value, result.delta, metric_info(result.metric).higher_is_better, alpha)
+
+
 def case_verdict(test_verdicts: list[str]) -> str:
     """Any significant regression makes the case a regression (the gate errs towards stopping a release)."""
     for verdict in (REGRESSION, IMPROVEMENT, NO_CHANGE):
@@ -202,6 +217,10 @@ def compare_case(case: str, base: Run, new: Run, alpha: float, resamples: int, s
     for run, row in ((base, base_row), (new, new_row)):
         if row.get("verdict") in ("ERROR", "UNREADABLE"):
             result.notes.append(f"{row['verdict']} in {run.label}: {row.get('error', '')}")
+    result.layers = layer_comparison(case, base, new)
+    if result.layers is None:
+        result.notes.append("no layer report in both runs (<case>.layers.json.gz): structure and encodings not "
+                            "compared")
     samples = load_paired_samples(case, base, new)
     if isinstance(samples, str):
         result.notes.append(samples)
@@ -210,21 +229,34 @@ def compare_case(case: str, base: Run, new: Run, alpha: float, resamples: int, s
     return result
 
 
+def layer_comparison(case: str, base: Run, new: Run) -> LayerComparison | None:
+    base_layers, new_layers = load_layers(base.directory, case), load_layers(new.directory, case)
+    if base_layers is None or new_layers is None:
+        return None
+    return compare_layers(base_layers, new_layers, base.rows[case], new.rows[case])
+
+
 def add_paired_tests(result: CaseComparison, base: dict, new: dict, alpha: float, resamples: int, seed: int) -> None:
     if TOP1_KEY in base and TOP1_KEY in new:
         result.mcnemar = mcnemar(base[TOP1_KEY], new[TOP1_KEY])
         result.mcnemar_verdict = mcnemar_verdict(result.mcnemar, alpha)
+        result.top1_interval = paired_bootstrap(100.0 * base[TOP1_KEY], 100.0 * new[TOP1_KEY], alpha, resamples, seed)
     if SQNR_KEY in base and SQNR_KEY in new:
         result.bootstrap = paired_bootstrap(base[SQNR_KEY], new[SQNR_KEY], alpha, resamples, seed)
         result.bootstrap_verdict = bootstrap_verdict(result.bootstrap, alpha)
         if result.bootstrap.dropped:
             result.notes.append(f"SQNR: {result.bootstrap.dropped} sample(s) dropped, not finite (inf: output "
                                 f"unchanged) in either run")
+    samples = len(base["sample_ids"])
+    for metric in applicable(base, new):
+        test = paired_metric_bootstrap(metric, base, new, samples, alpha, resamples, seed)
+        result.metric_tests.append(test)
+        result.metric_verdicts[test.metric] = metric_verdict(test, alpha)
     if "fp32.top1_correct" in base and "fp32.top1_correct" in new and not np.array_equal(
             base["fp32.top1_correct"], new["fp32.top1_correct"]):
         result.notes.append("FP32 per-sample top-1 differs between the runs: data, weights or preprocessing "
                             "changed, not only the quantization")
-    result.verdict = case_verdict([result.mcnemar_verdict, result.bootstrap_verdict])
+    result.verdict = case_verdict(result.test_verdicts())
 
 
 def compare_runs(base: Run, new: Run, alpha: float = ALPHA, resamples: int = RESAMPLES,
@@ -249,107 +281,23 @@ def holm_adjusted(p_values: list[float]) -> list[float]:
 
 def apply_holm(comparisons: list[CaseComparison], alpha: float) -> None:
     """Re-judge every testable test on its Holm-adjusted p-value, then each case on its tests."""
-    tests = [(c, "mcnemar") for c in comparisons if c.mcnemar and c.mcnemar_verdict != NOT_TESTABLE]
-    tests += [(c, "bootstrap") for c in comparisons if c.bootstrap and c.bootstrap_verdict != NOT_TESTABLE]
-    adjusted = holm_adjusted([getattr(c, kind).p_value for c, kind in tests])
-    for (c, kind), p in zip(tests, adjusted):
-        setattr(c, f"{kind}_p_holm", p)
+    tests = [(c, "mcnemar", c.mcnemar) for c in comparisons if c.mcnemar and c.mcnemar_verdict != NOT_TESTABLE]
+    tests += [(c, "bootstrap", c.bootstrap) for c in comparisons if c.bootstrap and c.bootstrap_verdict != NOT_TESTABLE]
+    tests += [(c, "metric", t) for c in comparisons for t in c.metric_tests if c.metric_verdicts[t.metric] != NOT_TESTABLE]
+    adjusted = holm_adjusted([test.p_value for _, _, test in tests])
+    for (c, kind, test), p in zip(tests, adjusted):
         if kind == "mcnemar":
-            c.mcnemar_verdict = judged(p, c.mcnemar.gains - c.mcnemar.losses, metric_info("top1").higher_is_better,
-                                       alpha)
+            c.mcnemar_p_holm = p
+            c.mcnemar_verdict = judged(p, test.gains - test.losses, metric_info("top1").higher_is_better, alpha)
+        elif kind == "bootstrap":
+            c.bootstrap_p_holm = p
+            c.bootstrap_verdict = judged(p, test.mean_difference, metric_info("sqnr_db").higher_is_better, alpha)
         else:
-            c.bootstrap_verdict = judged(p, c.bootstrap.mean_difference, metric_info("sqnr_db").higher_is_better,
-                                         alpha)
-    for c in {id(c): c for c, _ in tests}.values():
-        c.verdict = case_verdict([c.mcnemar_verdict, c.bootstrap_verdict])
+            c.metric_p_holm[test.metric] = p
+            c.metric_verdicts[test.metric] = judged(p, test.delta, metric_info(test.metric).higher_is_better, alpha)
+    for c in {id(c): c for c, _, _ in tests}.values():
+        c.verdict = case_verdict(c.test_verdicts())
 
 
 def has_regression(comparisons: list[CaseComparison]) -> bool:
     return any(c.verdict == REGRESSION for c in comparisons)
-
-
-# ------------------------------------------------------------------------------------------------ output
-def mcnemar_cell(c: CaseComparison) -> str:
-    m = c.mcnemar
-    if m is None:
-        return ""
-    return (f"b={m.losses} c={m.gains} of {m.samples}, p={fmt(m.p_value, 4)}{holm_cell(c.mcnemar_p_holm)} "
-            f"({c.mcnemar_verdict})")
-
-
-def holm_cell(p: float | None) -> str:
-    return "" if p is None else f", Holm p={fmt(p, 4)}"
-
-
-def bootstrap_cell(c: CaseComparison) -> str:
-    b = c.bootstrap
-    if b is None:
-        return ""
-    return (f"{fmt(b.mean_difference)} dB [{fmt(b.ci_low)}, {fmt(b.ci_high)}], p={fmt(b.p_value, 4)}"
-            f"{holm_cell(c.bootstrap_p_holm)}, n={b.samples} ({c.bootstrap_verdict})")
-
-
-def primary_cell(c: CaseComparison) -> str:
-    if c.status != "both":
-        return ""
-    base, new, delta = c.metric_deltas.get(c.metric, (None, None, None))
-    change = "" if delta is None else f" ({fmt(delta)})"
-    return f"{fmt(base) or 'n/a'} -> {fmt(new) or 'n/a'}{change}"
-
-
-def compare_markdown(base: Run, new: Run, comparisons: list[CaseComparison], alpha: float, resamples: int,
-                     seed: int) -> str:
-    summary = [[c.case, c.verdict, c.metric, primary_cell(c), mcnemar_cell(c), bootstrap_cell(c), "; ".join(c.notes)]
-               for c in comparisons]
-    deltas = [[c.case, name, fmt(base_value), fmt(new_value), fmt(delta)]
-              for c in comparisons for name, (base_value, new_value, delta) in c.metric_deltas.items()]
-    return "\n".join([
-        f"# Compare {new.label} against {base.label}", "",
-        f"Paired tests per case, Holm-adjusted across all cases' tests at family-wise alpha {alpha}: exact McNemar on "
-        f"per-sample top-1 (b: right in base, wrong in new; c: the reverse); paired bootstrap of the mean "
-        f"per-sample SQNR difference new - base ({resamples} resamples, seed {seed}, {round(100 * (1 - alpha))}% "
-        f"percentile CI).", "",
-        markdown_table(["case", "verdict", "metric", "base -> new (delta)", "top-1 McNemar", "SQNR bootstrap",
-                        "notes"], summary), "",
-        "## Quantized value of every metric (delta = new - base)", "",
-        markdown_table(["case", "metric", "base", "new", "delta"], deltas), ""])
-
-
-def prefixed(prefix: str, result_type: type, result) -> dict:
-    """A test result's fields as CSV columns; blank when the test did not run."""
-    return {f"{prefix}{f.name}": getattr(result, f.name) if result is not None else None for f in fields(result_type)}
-
-
-def csv_line(c: CaseComparison) -> dict:
-    line = {"case": c.case, "status": c.status, "verdict": c.verdict, "metric": c.metric,
-            **prefixed("mcnemar_", McNemarResult, c.mcnemar), "mcnemar_p_holm": c.mcnemar_p_holm,
-            "mcnemar_verdict": c.mcnemar_verdict if c.mcnemar else "",
-            **prefixed("sqnr_", BootstrapResult, c.bootstrap), "sqnr_p_holm": c.bootstrap_p_holm,
-            "sqnr_verdict": c.bootstrap_verdict if c.bootstrap else "", "notes": "; ".join(c.notes)}
-    for name, (base, new, delta) in c.metric_deltas.items():
-        line.update({f"{name}.base": base, f"{name}.new": new, f"{name}.delta": delta})
-    return line
-
-
-def metric_column_order(column: str) -> tuple[str, int]:
-    """<metric>.base, <metric>.new, <metric>.delta, metric by metric."""
-    name, _, side = column.rpartition(".")
-    return name, ("base", "new", "delta").index(side)
-
-
-def compare_csv(comparisons: list[CaseComparison]) -> str:
-    lines = [csv_line(c) for c in comparisons]
-    fixed = list(csv_line(CaseComparison("", "")))
-    metric_columns = sorted({k for line in lines for k in line} - set(fixed), key=metric_column_order)
-    return csv_text(fixed + metric_columns, lines)
-
-
-def write_compare(base: Run, new: Run, out_dir: Path, alpha: float = ALPHA, resamples: int = RESAMPLES,
-                  seed: int = SEED) -> tuple[list[CaseComparison], list[Path]]:
-    """compare.md and compare.csv under ``out_dir``; returns the comparisons and the paths."""
-    comparisons = compare_runs(base, new, alpha, resamples, seed)
-    out_dir = Path(out_dir)
-    md_path, csv_path = out_dir / "compare.md", out_dir / "compare.csv"
-    atomic_write_text(md_path, compare_markdown(base, new, comparisons, alpha, resamples, seed))
-    atomic_write_text(csv_path, compare_csv(comparisons))
-    return comparisons, [md_path, csv_path]

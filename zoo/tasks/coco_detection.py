@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.metrics.coco import coco_bbox_stats
+from zoo.metrics.coco import coco_bbox_evaluation, matching_arrays
 from zoo.tasks import Predictions, Scores, raw_fidelity
 
 # the seed's RetinaNet table reports all twelve COCOeval numbers; they are recorded per row as bbox_<stat>
@@ -26,14 +26,16 @@ def coco_results(predictions: Predictions, image_ids: list[int]) -> list[dict]:
     return results
 
 
-def _metrics(dataset, predictions: Predictions) -> dict:
+def _metrics(dataset, predictions: Predictions) -> tuple[dict, dict]:
+    """The bbox_<stat> metrics and the per-detection matching arrays (for a paired bootstrap of AP)."""
     ids = dataset.image_ids()
-    stats = coco_bbox_stats(dataset.ground_truth, coco_results(predictions, ids), ids)
-    return {f"{METRIC_PREFIX}{name}": value for name, value in stats.items()}
+    stats, matches = coco_bbox_evaluation(dataset.ground_truth, coco_results(predictions, ids), ids)
+    return {f"{METRIC_PREFIX}{name}": value for name, value in stats.items()}, matching_arrays(matches, ids, "coco")
 
 
 def score(dataset, fp32: Predictions, quantized: Predictions) -> Scores:
     per_sample = {f"{side}.detections": np.array([len(s[0]) for s in p.samples])
                   for side, p in (("fp32", fp32), ("quantized", quantized))}
-    return Scores(_metrics(dataset, fp32), {**_metrics(dataset, quantized), **raw_fidelity(fp32, quantized)},
-                  per_sample)
+    quant_metrics, matching = _metrics(dataset, quantized)
+    per_sample.update({f"quantized.{name}": values for name, values in matching.items()})
+    return Scores(_metrics(dataset, fp32)[0], {**quant_metrics, **raw_fidelity(fp32, quantized)}, per_sample)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.metrics.keypoints import coco_keypoint_stats
+from zoo.metrics.coco import matching_arrays
+from zoo.metrics.keypoints import coco_keypoint_evaluation
 from zoo.tasks import Predictions, Scores, raw_fidelity
 
 PERSON = 1
@@ -26,14 +27,16 @@ def coco_results(predictions: Predictions, image_ids: list[int]) -> list[dict]:
             for person, score in zip(keypoints, scores)]
 
 
-def _metrics(dataset, predictions: Predictions) -> dict:
+def _metrics(dataset, predictions: Predictions) -> tuple[dict, dict]:
+    """kp_ap and kp_ar, and the per-person OKS matching arrays (for a paired bootstrap of keypoint AP)."""
     ids = dataset.image_ids()
-    stats = coco_keypoint_stats(dataset.ground_truth, coco_results(predictions, ids), ids)
-    return {"kp_ap": stats["ap"], "kp_ar": stats["ar"]}
+    stats, matches = coco_keypoint_evaluation(dataset.ground_truth, coco_results(predictions, ids), ids)
+    return {"kp_ap": stats["ap"], "kp_ar": stats["ar"]}, matching_arrays(matches, ids, "oks")
 
 
 def score(dataset, fp32: Predictions, quantized: Predictions) -> Scores:
     per_sample = {f"{side}.people": np.array([len(s[1]) for s in p.samples])
                   for side, p in (("fp32", fp32), ("quantized", quantized))}
-    return Scores(_metrics(dataset, fp32), {**_metrics(dataset, quantized), **raw_fidelity(fp32, quantized)},
-                  per_sample)
+    quant_metrics, matching = _metrics(dataset, quantized)
+    per_sample.update({f"quantized.{name}": values for name, values in matching.items()})
+    return Scores(_metrics(dataset, fp32)[0], {**quant_metrics, **raw_fidelity(fp32, quantized)}, per_sample)
