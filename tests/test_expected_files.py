@@ -145,12 +145,13 @@ def test_overlays_apply_in_version_order_up_to_the_installed_aimet(tmp_path):
     write_overlay(tmp_path, "2.41.0", {"a.w8a8.photos": {"reason": "older", "metrics": {"top1": {"quantized": 70.0}}}})
     write_overlay(tmp_path, "2.42.0", {"a.w8a8.photos": {"reason": "AdaRound change", "metrics": {
         "top1": {"quantized": 72.0, "max_drop": 1.0}}}})
-    write_overlay(tmp_path, "2.50.0", {"a.w8a8.photos": {"reason": "future", "xfail": "known bug"}})
+    known = {"kind": "metric", "metrics": ["top1"], "reference": "quic/aimet#1", "reason": "known bug"}
+    write_overlay(tmp_path, "2.50.0", {"a.w8a8.photos": {"reason": "future", "known_issue": known}})
     entry = exp.load_dir(tmp_path, aimet_version="2.42.0")["a.w8a8.photos"]
     assert entry.metrics["top1"]["quantized"] == 72.0 and entry.metrics["top1"]["max_drop"] == 1.0
-    assert entry.metrics["top1"]["fp32"] == 75.0 and entry.xfail is None
+    assert entry.metrics["top1"]["fp32"] == 75.0 and entry.known_issue is None
     assert entry.overlays == ("aimet-2.41.0.json: older", "aimet-2.42.0.json: AdaRound change")
-    assert exp.load_dir(tmp_path, aimet_version="2.50.1")["a.w8a8.photos"].xfail == "known bug"
+    assert exp.load_dir(tmp_path, aimet_version="2.50.1")["a.w8a8.photos"].known_issue.reason == "known bug"
     assert exp.load_dir(tmp_path)["a.w8a8.photos"].overlays == ()
 
 

@@ -19,7 +19,7 @@ LAYERS = (
     ("zoo.backends",),
     ("zoo.families",),
     ("zoo.catalog",),
-    ("zoo.expected", "zoo.cache", "zoo.results", "zoo.availability", "zoo.pipeline", "zoo.session"),
+    ("zoo.expected", "zoo.known_issues", "zoo.cache", "zoo.results", "zoo.availability", "zoo.pipeline", "zoo.session"),
     ("zoo.reports", "zoo.runguard", "zoo.xdist_recovery", "zoo.release", "zoo.__main__", "zoo"),
 )
 

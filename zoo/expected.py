@@ -24,7 +24,9 @@ from pathlib import Path
 
 import jsonschema
 
+from zoo import known_issues
 from zoo.fileio import atomic_write_text
+from zoo.known_issues import KnownIssue
 from zoo.metrics import metric_info
 
 SCHEMA_VERSION = 1
@@ -81,7 +83,7 @@ SCHEMA = {
                                         "properties": {"kind": {"enum": ["pretrained", "trained-here", "seeded"]}}},
                         },
                     },
-                    "xfail": {"type": "string", "minLength": 1},
+                    "known_issue": known_issues.SCHEMA,
                 },
             },
         },
@@ -100,7 +102,7 @@ class ExpectedEntry:
     samples: int
     metrics: dict
     provenance: dict
-    xfail: str | None = None
+    known_issue: KnownIssue | None = None
     overlays: tuple[str, ...] = ()  # "<overlay file>: <reason>" for every override applied
 
 
@@ -109,6 +111,15 @@ def _read_json(path: Path):
         return json.loads(Path(path).read_text())
     except json.JSONDecodeError as e:
         raise ExpectedError(f"{path}: not valid JSON ({e}); fix the file or restore it with git checkout") from e
+
+
+def known_issue(raw: dict, where: str) -> KnownIssue | None:
+    if "known_issue" not in raw:
+        return None
+    try:
+        return known_issues.parse(raw["known_issue"], where)
+    except known_issues.KnownIssueError as e:
+        raise ExpectedError(str(e)) from None
 
 
 def load_file(path: Path) -> dict[str, ExpectedEntry]:
@@ -130,9 +141,8 @@ def load_file(path: Path) -> dict[str, ExpectedEntry]:
                     f"{path}: key cases/{case_id}/metrics/{metric}: fp32_tol is 0 or absent, i.e. exact float "
                     f"equality, which another thread count or CPU breaks; set it from measured noise "
                     f"(benchmarks/noise.py; the metric's default is {info.fp32_tol:g})")
-        entries[case_id] = ExpectedEntry(
-            case_id, path, raw["samples"], raw["metrics"], raw["provenance"], raw.get("xfail")
-        )
+        entries[case_id] = ExpectedEntry(case_id, path, raw["samples"], raw["metrics"], raw["provenance"],
+                                         known_issue(raw, f"{path}: key cases/{case_id}/known_issue"))
     return entries
 
 
@@ -189,7 +199,7 @@ OVERLAY_SCHEMA = {
                     "reason": {"type": "string", "minLength": 1},
                     "metrics": {"type": "object", "additionalProperties": {
                         **_METRIC_SCHEMA, "required": []}},
-                    "xfail": {"type": "string", "minLength": 1},
+                    "known_issue": known_issues.SCHEMA,
                 },
             },
         },
@@ -230,7 +240,8 @@ def apply_overlay(entries: dict[str, ExpectedEntry], path: Path) -> dict[str, Ex
                 raise ExpectedError(f"{path}: key overrides/{case_id}/metrics/{name}: the entry gates no such metric")
             metrics[name].update(fields)
         entries[case_id] = dataclasses.replace(
-            entry, metrics=metrics, xfail=override.get("xfail", entry.xfail),
+            entry, metrics=metrics,
+            known_issue=known_issue(override, f"{path}: key overrides/{case_id}/known_issue") or entry.known_issue,
             overlays=entry.overlays + (f"{path.name}: {override['reason']}",))
     return entries
 

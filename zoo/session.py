@@ -142,6 +142,11 @@ def _builtin(value):
         return str(value)
 
 
+def known_issue_cell(entry) -> dict | None:
+    issue = entry.known_issue if entry else None
+    return None if issue is None else {"kind": issue.kind, "reference": issue.reference, "reason": issue.reason}
+
+
 def build_row(case, entry, outcome, verdict, run_id: str) -> dict:
     m = outcome.measurement
     primary = case.metric
@@ -171,6 +176,7 @@ def build_row(case, entry, outcome, verdict, run_id: str) -> dict:
         },
         "expected_provenance": entry.provenance if entry else None,
         "overlays": list(entry.overlays) if entry else [],
+        "known_issue": known_issue_cell(entry),
         "gate_rule": verdict.rule,
         **outcome.info,
     }
