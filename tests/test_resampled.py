@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.metrics.test_keypoints_image_quality_speech import _person as keypoint_person
 from zoo.__main__ import main
 from zoo.metrics.coco import coco_bbox_evaluation, from_matching_arrays, matching_arrays, resampled_ap
 from zoo.metrics.detection import ImageDetections, ImageGroundTruth, matched_detections, mean_ap, resampled_map
@@ -94,17 +95,9 @@ def test_coco_matching_survives_the_per_sample_file_in_sample_order():
     assert resampled_ap(from_matching_arrays(arrays, "quantized.coco"), every(20))[0] == pytest.approx(stats["ap"])
 
 
-def person(ann_id: int, image_id: int, x0: float, y0: float, size: float) -> dict:
-    keypoints = []
-    for k in range(17):
-        keypoints += [x0 + size * (k % 4 + 1) / 5, y0 + size * (k // 4 + 1) / 6, 2]
-    return {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0, "num_keypoints": 17,
-            "keypoints": keypoints, "bbox": [x0, y0, size, size], "area": size * size}
-
-
 def test_resampled_keypoint_ap_is_cocoeval_keypoint_ap():
     rng = np.random.default_rng(3)
-    annotations = [person(i + 1, i // 2 + 1, 20 + 150 * (i % 2), 30, float(rng.uniform(40, 120))) for i in range(12)]
+    annotations = [keypoint_person(i + 1, i // 2 + 1, 20 + 150 * (i % 2), 30, float(rng.uniform(40, 120))) for i in range(12)]
     gt = {"images": [{"id": i, "width": 400, "height": 300} for i in range(1, 7)], "annotations": annotations,
           "categories": [{"id": 1, "name": "person"}]}
     results = []
