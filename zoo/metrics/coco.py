@@ -146,15 +146,28 @@ def resampled_ap(matches: MatchedDetections, weights: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             recall = tp / npig[:, None, None]
         precision = np.maximum.accumulate((tp / (tp + fp + np.spacing(1)))[..., ::-1], axis=-1)[..., ::-1]
-        ap = np.zeros(recall.shape[:2])
-        for r in range(recall.shape[0]):
-            for t in range(recall.shape[1]):
-                index = np.searchsorted(recall[r, t], recall_points, side="left")
-                ap[r, t] = precision[r, t][index[index < recall.shape[2]]].sum() / recall_points.size
+        # rows with npig = 0 are dropped below; clipping keeps their inf/nan from unsorting the lookup
+        recall = np.clip(np.nan_to_num(recall, nan=0.0, posinf=1.0), 0.0, 1.0)
+        ap = interpolated_precision(recall, precision, recall_points).mean(axis=-1)
         per_category.append(np.where(npig[:, None] > 0, ap, np.nan))
     stacked = np.stack(per_category, axis=-1) if per_category else np.full((weights.shape[0], 1, 1), np.nan)
     with np.errstate(invalid="ignore"):
         return np.nanmean(stacked.reshape(stacked.shape[0], -1), axis=1)
+
+
+def interpolated_precision(recall: np.ndarray, precision: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """COCOeval's ``np.searchsorted(rc, recThrs, side='left')`` lookup on every row of [..., D] curves at once:
+    precision at the first detection reaching each recall point, 0 past the last; -> [..., len(points)]."""
+    rows, length = int(np.prod(recall.shape[:-1])), recall.shape[-1]
+    if length == 0:
+        return np.zeros((*recall.shape[:-1], points.size))
+    flat_recall, flat_precision = recall.reshape(rows, length), precision.reshape(rows, length)
+    offsets = 2.0 * np.arange(rows)[:, None]  # recall lies in [0, 1]: shifted rows stay sorted end to end
+    index = np.searchsorted((flat_recall + offsets).ravel(), (points[None, :] + offsets).ravel(), side="left")
+    index = index.reshape(rows, points.size) - length * np.arange(rows)[:, None]
+    found = index < length
+    values = np.where(found, np.take_along_axis(flat_precision, np.minimum(index, length - 1), axis=1), 0.0)
+    return values.reshape(*recall.shape[:-1], points.size)
 
 
 def coco_evaluation(gt: GroundTruth, results: Sequence[Mapping[str, Any]], iou_type: str, check_result,

@@ -125,20 +125,36 @@ def matched_detections(detections: Sequence[ImageDetections], ground_truths: Seq
 
 def resampled_map(matches: MatchedDetections, weights: np.ndarray, use_07_metric: bool) -> np.ndarray:
     """mAP (percent) with every image weighted: ``weights`` [R, N] (a bootstrap resample's draw counts) -> [R].
-    With all weights 1 it is ``mean_ap``; classes without a non-difficult GT in a resample are left out."""
+    With all weights 1 it is ``mean_ap``; classes without a non-difficult GT in a resample are left out.
+
+    The curves are evaluated at the true positives only: a false positive keeps the recall of the true positive
+    before it at a lower precision, so it moves neither the precision envelope nor the 11 points, and the false
+    positives between two true positives enter as one weighted count (``weights @ counts``)."""
     weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
     aps = []
     for label in range(matches.positives.shape[1]):
-        pick = matches.labels == label
+        pick = np.flatnonzero(matches.labels == label)
         npos = weights @ matches.positives[:, label]  # [R]
-        w = weights[:, matches.images[pick]]
-        tp, fp = np.cumsum(w * matches.tp[pick], axis=1), np.cumsum(w * matches.fp[pick], axis=1)
+        tp_at, fp_between = true_positive_segments(matches.images[pick], matches.tp[pick] > 0, matches.fp[pick] > 0,
+                                                   weights.shape[1])
+        tp = np.cumsum(weights[:, tp_at], axis=1)
+        fp = np.cumsum(weights @ fp_between.T, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             recall = tp / npos[:, None]
         precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
         aps.append(np.where(npos > 0, 100.0 * weighted_voc_ap(recall, precision, use_07_metric), np.nan))
     with np.errstate(invalid="ignore"):
         return np.nanmean(np.stack(aps, axis=1), axis=1)
+
+
+def true_positive_segments(images: np.ndarray, tp: np.ndarray, fp: np.ndarray, num_images: int):
+    """For one class's detections in score order: the image of each true positive [J], and per true positive the
+    false positives since the previous one, counted per image [J, N]; those after the last are dropped."""
+    segment = np.cumsum(tp) - tp  # true positives before each detection
+    counts = np.zeros((int(tp.sum()), num_images))
+    keep = fp & (segment < len(counts))
+    np.add.at(counts, (segment[keep], images[keep]), 1.0)
+    return images[tp], counts
 
 
 def weighted_voc_ap(recall: np.ndarray, precision: np.ndarray, use_07_metric: bool) -> np.ndarray:

@@ -114,7 +114,9 @@ def paired_metric_bootstrap(metric: ResampledMetric, base: dict, new: dict, samp
     everyone = np.ones((1, samples))
     observed_base, observed_new = float(metric.value(base, everyone)[0]), float(metric.value(new, everyone)[0])
     rng, differences = np.random.default_rng(seed), []
-    chunk = max(1, CHUNK_ELEMENTS // max(samples, 1))
+    # a resample's cost grows with the largest per-sample array (detections for mAP, not images)
+    largest = max([samples] + [len(np.asarray(base[key])) for key in metric.needs])
+    chunk = max(1, CHUNK_ELEMENTS // largest)
     for start in range(0, resamples, chunk):
         weights = draw_weights(samples, min(chunk, resamples - start), rng)
         differences.append(metric.value(new, weights) - metric.value(base, weights))
