@@ -53,6 +53,10 @@ def mean_of(key: str, arrays: dict, weights: np.ndarray) -> np.ndarray:
     return weights @ values / weights.sum(axis=1)
 
 
+def percent_of(key: str, arrays: dict, weights: np.ndarray) -> np.ndarray:
+    return 100.0 * mean_of(key, arrays, weights)
+
+
 def word_error_rate(arrays: dict, weights: np.ndarray) -> np.ndarray:
     words = weights @ np.asarray(arrays["reference_words"], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -86,6 +90,10 @@ def coco_ap(prefix: str, arrays: dict, weights: np.ndarray) -> np.ndarray:
 
 AP_RESAMPLES = 2_000
 RESAMPLED_METRICS = (
+    # top-1 has its exact McNemar test; these are the classification metrics it does not cover
+    ResampledMetric("top5", ("quantized.top5_correct",), partial(percent_of, "quantized.top5_correct")),
+    ResampledMetric("agreement_top1", ("quantized.agrees_top1",), partial(percent_of, "quantized.agrees_top1")),
+    ResampledMetric("agreement_pixels", ("quantized.agreement_pixels",), partial(mean_of, "quantized.agreement_pixels")),
     ResampledMetric("psnr_y", ("quantized.psnr_y",), partial(mean_of, "quantized.psnr_y")),
     ResampledMetric("ssim_y", ("quantized.ssim_y",), partial(mean_of, "quantized.ssim_y")),
     ResampledMetric("wer", ("quantized.word_edits", "reference_words"), word_error_rate),
