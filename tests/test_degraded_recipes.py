@@ -22,6 +22,7 @@ DEGRADED_CASES = (
     "tf_efficientnet_lite0.w8a8.photos",
     "pt_efficientnet_lite0.w8a8.photos",
     "pt_mobilenet_v2.w8a8.photo_views",
+    "pt_realesrgan_x4plus.w8a8.sr_photos",
     # seeded smoke cases whose SQNR gate sits under 10 dB: it must still catch a gross break
     "pt_ssd_mobilenet_v2_lite.w8a8.synthetic_voc2007",
     "pt_deeplabv3plus_mobilenet.w8a8.synthetic_voc2012",
@@ -52,6 +53,9 @@ REAL_WEIGHT_MUTATIONS = {
     "pt_efficientnet_lite0.w8a8.photos": (per_tensor,),
     "tf_efficientnet_lite0.w8a8.photos": (per_tensor,),
 }
+# Real-ESRGAN x4plus (pt_realesrgan_x4plus.w8a8.sr_photos) has no BatchNorm and a per-tensor recipe, so only 4-bit
+# weights apply to it. Plain min/max ranges instead of tf_enhanced is no break there: PSNR-Y 25.04 vs 24.98 dB,
+# SSIM 0.6624 vs 0.6638, output SQNR 23.95 vs 24.23 dB, inside every gate (2026-12-07).
 
 
 def case_params():

@@ -29,6 +29,7 @@ from zoo.families.retinanet import cases as retinanet_cases
 from zoo.families.retinanet import keras as retinanet_keras
 from zoo.families.srgan import cases as srgan_cases
 from zoo.families.srgan import keras as srgan_keras
+from zoo.families.srgan import rrdbnet as srgan_rrdbnet
 from zoo.families.srgan import tiny as srgan_tiny
 from zoo.families.srgan import torch as srgan_torch
 from zoo.families.ssd_lite import cases as ssd_lite_cases
@@ -48,7 +49,7 @@ FAMILIES: dict[str, tuple[ModuleType, tuple[ModuleType, ...]]] = {
     "ssd_mobilenet_v2": (ssd_mobilenet_v2_cases, (ssd_mobilenet_v2_keras,)),
     "retinanet": (retinanet_cases, (retinanet_keras,)),
     "pose": (pose_cases, (pose_torch, pose_keras, pose_tiny)),
-    "srgan": (srgan_cases, (srgan_torch, srgan_keras, srgan_tiny)),
+    "srgan": (srgan_cases, (srgan_torch, srgan_keras, srgan_tiny, srgan_rrdbnet)),
     "deepspeech2": (deepspeech2_cases, (deepspeech2_torch,)),
 }
 

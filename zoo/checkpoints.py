@@ -151,6 +151,36 @@ def map_by_position(source: dict, target: dict, path: Path) -> dict:
     return mapped
 
 
+NCNN_FP16_TAG = 0x01306B47  # the flag ncnn writes before a half-precision weight blob
+
+
+def read_ncnn_convolutions(path: Path, shapes: list[tuple[tuple[int, ...], bool]]):
+    """The weights of an ncnn model's Convolution layers from its ``.bin``: per layer in the file's order (the
+    ``.param``'s layer order), ``shapes`` gives the weight shape and whether a bias follows. ncnn stores a weight
+    blob as a 4-byte type tag (fp16 here) then the values, and a bias as raw float32. Returns (weight, bias)
+    float32 arrays; anything but an exact fit of the whole file is a CheckpointError."""
+    import numpy as np
+
+    data, offset, layers = Path(path).read_bytes(), 0, []
+    for index, (shape, has_bias) in enumerate(shapes):
+        size = int(np.prod(shape))
+        tag = int.from_bytes(data[offset:offset + 4], "little") if offset + 4 <= len(data) else None
+        if tag != NCNN_FP16_TAG or offset + 4 + 2 * size > len(data):
+            raise CheckpointError(f"{path}: convolution {index} {shape} does not fit at byte {offset} (tag "
+                                  f"{tag if tag is None else hex(tag)}); not the ncnn model this architecture reads")
+        weight = np.frombuffer(data, np.float16, size, offset + 4).astype(np.float32).reshape(shape)
+        offset += 4 + 2 * size
+        bias = None
+        if has_bias:
+            bias = np.frombuffer(data, np.float32, shape[0], offset).copy()
+            offset += 4 * shape[0]
+        layers.append((weight, bias))
+    if offset != len(data):
+        raise CheckpointError(f"{path}: {len(data) - offset} bytes left after {len(shapes)} convolutions; the file "
+                              f"holds another network")
+    return layers
+
+
 def load_weights(model, checkpoint: Path | None):
     """``model`` with the tensors of ``checkpoint`` loaded strictly, or as it is when there is no file."""
     if checkpoint is not None:

