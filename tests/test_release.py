@@ -51,3 +51,14 @@ def test_a_venv_importing_another_version_is_refused(monkeypatch, tmp_path):
 def test_a_run_without_rows_is_an_error(tmp_path):
     with pytest.raises(ReleaseError, match="wrote no run directory"):
         release.newest_run(tmp_path)
+
+
+def test_a_release_that_installs_but_does_not_import_is_refused_with_the_pairing_rule(monkeypatch, tmp_path):
+    side = Side("baseline", ("aimet-torch==2.10.0",))
+    monkeypatch.setattr(release.paths, "CACHE", tmp_path)
+    side.python.parent.mkdir(parents=True)
+    side.python.touch()
+    monkeypatch.setattr(release, "installed_versions", lambda s: {"aimet-torch": "2.10.0", "aimet-onnx": "2.42.0"})
+    monkeypatch.setattr(release, "import_failure", lambda s: "ImportError: Importing aimet_common failed")
+    with pytest.raises(ReleaseError, match="does not import .* validate 2.20.0 or later"):
+        release.ensure_venv(side)

@@ -5,7 +5,11 @@ Each side's environment is ``python -m venv --system-site-packages`` over this i
 AIMET distributions installed into it ``--no-deps``: torch, tensorflow, onnxruntime and every other dependency are
 the very same files on both sides, so a difference between the two runs can come only from AIMET. The pairing
 rule that follows: a release is usable if its wheel installs and imports beside the installed torch (aimet-torch's
-wheels are pure Python and ask only for ``torch``; aimet-onnx's are compiled per Python version).
+wheels are pure Python and ask only for ``torch``; aimet-onnx's are compiled per Python version). The oldest
+aimet-torch that does is 2.20.0: the releases before it ship ``aimet_common`` as a namespace package (no
+``__init__.py``), which the regular ``aimet_common`` package of the installed 2.42 releases shadows, and that one
+refuses to import while both aimet-torch and aimet-onnx are installed (2.0.0, 2.5.0, 2.10.0, 2.15.0, 2.18.0 fail
+so; 2.20.0 and 2.41.0 run the embedded tier on torch 2.14.1).
 Environments are cached under ``.zoo-cache/venvs/<specs>`` and reused.
 """
 from __future__ import annotations
@@ -75,6 +79,17 @@ def installed_versions(side: Side) -> dict[str, str]:
     return json.loads(done.stdout)
 
 
+OLDEST_IMPORTABLE = "2.20.0"
+
+
+def import_failure(side: Side) -> str | None:
+    """Why the AIMET packages of ``side`` do not import in its interpreter, or None when they do."""
+    modules = [SPEC.match(spec).group(1).replace("-", "_") for spec in side.specs]
+    done = subprocess.run([str(side.python), "-c", "; ".join(f"import {m}" for m in modules)],
+                          capture_output=True, text=True)
+    return None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+
+
 def ensure_venv(side: Side) -> dict[str, str]:
     """Build (or reuse) ``side``'s environment; returns the AIMET versions it runs, checked against its specs."""
     if not side.python.exists():
@@ -88,6 +103,12 @@ def ensure_venv(side: Side) -> dict[str, str]:
         if versions.get(name) != version:
             raise ReleaseError(f"{side.name}: {side.venv} imports {name} {versions.get(name)}, not {version}; "
                                f"delete {side.venv} and run again")
+    failure = import_failure(side)
+    if failure:
+        raise ReleaseError(
+            f"{side.name}: {' '.join(side.specs)} installs but does not import in {side.venv}: {failure}. Releases "
+            f"before {OLDEST_IMPORTABLE} ship aimet_common as a namespace package, which the installed aimet_common "
+            f"(a regular package since 2.20) shadows; validate {OLDEST_IMPORTABLE} or later (README: pairing rule)")
     return versions
 
 
