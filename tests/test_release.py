@@ -38,12 +38,17 @@ def test_both_sides_run_the_same_selection_into_their_own_results(tmp_path):
     assert pytest_command(base, tmp_path, [])[-3:] == list(release.DEFAULT_SELECTION)
 
 
-def test_a_venv_importing_another_version_is_refused(monkeypatch, tmp_path):
-    side = Side("candidate", ("aimet-torch==2.42.0",))
+def existing_venv(monkeypatch, tmp_path, side: Side, torch_version: str) -> Side:
+    """``side`` as if its environment were built, importing ``torch_version`` of aimet-torch."""
     monkeypatch.setattr(release.paths, "CACHE", tmp_path)
     side.python.parent.mkdir(parents=True)
     side.python.touch()
-    monkeypatch.setattr(release, "installed_versions", lambda s: {"aimet-torch": "2.41.0", "aimet-onnx": "2.42.0"})
+    monkeypatch.setattr(release, "installed_versions", lambda s: {"aimet-torch": torch_version, "aimet-onnx": "2.42.0"})
+    return side
+
+
+def test_a_venv_importing_another_version_is_refused(monkeypatch, tmp_path):
+    side = existing_venv(monkeypatch, tmp_path, Side("candidate", ("aimet-torch==2.42.0",)), "2.41.0")
     with pytest.raises(ReleaseError, match="imports aimet-torch 2.41.0, not 2.42.0; delete .* and run again"):
         release.ensure_venv(side)
 
@@ -54,11 +59,7 @@ def test_a_run_without_rows_is_an_error(tmp_path):
 
 
 def test_a_release_that_installs_but_does_not_import_is_refused_with_the_pairing_rule(monkeypatch, tmp_path):
-    side = Side("baseline", ("aimet-torch==2.10.0",))
-    monkeypatch.setattr(release.paths, "CACHE", tmp_path)
-    side.python.parent.mkdir(parents=True)
-    side.python.touch()
-    monkeypatch.setattr(release, "installed_versions", lambda s: {"aimet-torch": "2.10.0", "aimet-onnx": "2.42.0"})
+    side = existing_venv(monkeypatch, tmp_path, Side("baseline", ("aimet-torch==2.10.0",)), "2.10.0")
     monkeypatch.setattr(release, "import_failure", lambda s: "ImportError: Importing aimet_common failed")
     with pytest.raises(ReleaseError, match="does not import .* validate 2.20.0 or later"):
         release.ensure_venv(side)
