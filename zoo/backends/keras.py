@@ -18,6 +18,30 @@ def to_nhwc(images) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(images, dtype=np.float32).transpose(0, 2, 3, 1))
 
 
+def is_onnx(model) -> bool:
+    """A model the family already built as ONNX (a converted TensorFlow Lite file), not a Keras model."""
+    return type(model).__name__ == "ModelProto"
+
+
+def onnx_runner(model) -> Runner:
+    """onnxruntime on the ONNX model's NCHW input, one image at a time (such graphs fix the batch at 1)."""
+    import onnxruntime as ort
+
+    from zoo.devices import onnxruntime_threads
+
+    options = ort.SessionOptions()
+    for key, value in onnxruntime_threads().items():
+        setattr(options, key, value)
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def run(batch: torch.Tensor) -> tuple[np.ndarray, ...]:
+        outputs = [session.run(None, {name: image[None]}) for image in batch.numpy().astype(np.float32)]
+        return tuple(np.concatenate(parts) for parts in zip(*outputs))
+
+    return run
+
+
 class KerasBackend:
     name = "tensorflow"
     PACKAGES = ("tensorflow-cpu", "tf2onnx", "aimet-onnx", "onnxruntime")  # recorded in each row beside torch's
@@ -34,6 +58,9 @@ class KerasBackend:
 
     @staticmethod
     def runner(model, device=None) -> Runner:
+        if is_onnx(model):
+            return onnx_runner(model)
+
         def run(batch: torch.Tensor) -> tuple[np.ndarray, ...]:
             return numpy_tuple(model(batch.numpy().transpose(0, 2, 3, 1), training=False))
 
@@ -43,7 +70,7 @@ class KerasBackend:
     def export(model, spec):
         from zoo.backends.onnx_export import keras_to_onnx
 
-        return keras_to_onnx(model, spec.input_size)
+        return model if is_onnx(model) else keras_to_onnx(model, spec.input_size)
 
     @classmethod
     def quantize(cls, model, spec, recipe, calibration, device, workdir: Path, training=None) -> Quantized:

@@ -42,6 +42,59 @@ def keras_to_onnx(keras_model, input_size: int | None, nchw: bool = True):
     return model
 
 
+def tflite_to_onnx(path, name: str):
+    """A TensorFlow Lite image model to ONNX ready for aimet-onnx, NCHW input named INPUT_NAME.
+
+    tf2onnx converts the builtin ops; MediaPipe's custom ``Convolution2DTransposeBias`` (a stride-2 transposed
+    convolution plus bias on NHWC, weights OHWI) becomes an ONNX ConvTranspose between two transposes."""
+    from zoo.backends.tf_runtime import import_tensorflow
+
+    import_tensorflow()
+    import tf2onnx
+
+    model, _ = tf2onnx.convert.from_tflite(str(path), opset=OPSET)
+    replace_transpose_conv_bias(model)
+    nchw_input(model)
+    return finish_export(model, name)
+
+
+def replace_transpose_conv_bias(model) -> None:
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    initializers = {i.name: i for i in model.graph.initializer}
+    for index, node in enumerate(list(model.graph.node)):
+        if node.op_type != "TFL_Convolution2DTransposeBias":
+            continue
+        source, weight, bias = node.input
+        ohwi = numpy_helper.to_array(initializers[weight])
+        kernel = f"{node.name}_iohw"
+        model.graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(ohwi.transpose(3, 0, 1, 2)), kernel))
+        replacement = [
+            helper.make_node("Transpose", [source], [f"{node.name}_nchw_in"], perm=[0, 3, 1, 2], name=f"{node.name}_in"),
+            helper.make_node("ConvTranspose", [f"{node.name}_nchw_in", kernel, bias], [f"{node.name}_nchw"],
+                             strides=[2, 2], kernel_shape=list(ohwi.shape[1:3]), name=node.name),
+            helper.make_node("Transpose", [f"{node.name}_nchw"], list(node.output), perm=[0, 2, 3, 1],
+                             name=f"{node.name}_out")]
+        model.graph.node.remove(node)
+        for offset, new in enumerate(replacement):
+            model.graph.node.insert(index + offset, new)
+
+
+def nchw_input(model) -> None:
+    """Rename the NHWC image input to INPUT_NAME taking NCHW, transposed back to NHWC inside."""
+    from onnx import helper
+
+    (graph_input,) = model.graph.input
+    old, dims = graph_input.name, graph_input.type.tensor_type.shape.dim
+    n, h, w, c = (d.dim_value for d in dims)
+    for d, value in zip(dims, (n, c, h, w)):
+        d.dim_value = value
+    graph_input.name = INPUT_NAME
+    model.graph.node.insert(0, helper.make_node("Transpose", [INPUT_NAME], [old], perm=[0, 2, 3, 1],
+                                                name="input_to_nhwc"))
+
+
 def tf2onnx_optimizers():
     """tf2onnx's own graph optimizers, each started after a garbage collection.
 

