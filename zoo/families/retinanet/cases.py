@@ -34,7 +34,9 @@ CASES = [
         # `pytest -n 0 -m embedded --fp32-cache off`, where one process has run every case before it and
         # starts at 3.3-3.5 GB (the TensorFlow, aimet-onnx and onnxruntime state the first Keras case leaves,
         # ~2.3 GB, is not returned). Its own growth, 3.2 GB, is tf2onnx's export of the 36M-parameter
-        # network at dynamic size (freezing + grappler: 1.7 -> 5.2 GB in a fresh process).
-        memory_budget_gb=7.0,
+        # network at dynamic size (freezing + grappler: 1.7 -> 5.2 GB in a fresh process). Fresh-clone default runs
+        # of 2026-12-07: 6.13, 6.81 and 6.97 GB, depending on which Keras cases ran before it in its worker, so the
+        # budget is 7.5 GB (two workers at their budgets still fit the 24 GB machine with room to spare).
+        memory_budget_gb=7.5,
     ),
 ]
