@@ -90,16 +90,21 @@ def match_class(detections: Sequence[ImageDetections], ground_truths: Sequence[I
     return image_of, scores, tp, fp, positives
 
 
+def cumulative_curves(tp: np.ndarray, fp: np.ndarray, npos: int) -> tuple[np.ndarray, np.ndarray]:
+    """(recall, precision) along one class's detections in score order."""
+    tp, fp = np.cumsum(tp), np.cumsum(fp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = tp / float(npos)
+    precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    return recall, precision
+
+
 def precision_recall(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
                      label: int, iou_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, int]:
     """(recall, precision, npos) of one class over the dataset; npos counts non-difficult GTs."""
     _, _, tp, fp, positives = match_class(detections, ground_truths, label, iou_threshold)
     npos = int(positives.sum())
-    tp, fp = np.cumsum(tp), np.cumsum(fp)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = tp / float(npos)
-    precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
-    return recall, precision, npos
+    return (*cumulative_curves(tp, fp, npos), npos)
 
 
 @dataclass(frozen=True)
@@ -170,25 +175,36 @@ def weighted_voc_ap(recall: np.ndarray, precision: np.ndarray, use_07_metric: bo
     return np.sum((mrec[:, 1:] - mrec[:, :-1]) * mpre[:, 1:], axis=1)
 
 
-def average_precision_per_class(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
-                                num_classes: int, use_07_metric: bool, iou_threshold: float = 0.5) -> np.ndarray:
-    """AP in percent per class index; NaN for a class without a non-difficult GT (its AP is undefined)."""
-    aps = np.full(num_classes, np.nan)
-    for label in range(num_classes):
-        recall, precision, npos = precision_recall(detections, ground_truths, label, iou_threshold)
+def class_aps(matches: MatchedDetections, use_07_metric: bool) -> np.ndarray:
+    """AP in percent per class index from the matching; NaN for a class without a non-difficult GT."""
+    aps = np.full(matches.positives.shape[1], np.nan)
+    for label in range(len(aps)):
+        npos = int(matches.positives[:, label].sum())
         if npos > 0:
-            aps[label] = 100.0 * voc_ap(recall, precision, use_07_metric)
+            pick = matches.labels == label
+            aps[label] = 100.0 * voc_ap(*cumulative_curves(matches.tp[pick], matches.fp[pick], npos), use_07_metric)
     return aps
 
 
-def mean_ap(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
-            num_classes: int, use_07_metric: bool, iou_threshold: float = 0.5) -> float:
+def mean_of_class_aps(matches: MatchedDetections, use_07_metric: bool) -> float:
     """mAP in percent: mean of the per-class APs over classes with at least one non-difficult GT.
 
     Classes with no non-difficult GT are excluded from the mean (their detections are not
     penalised anywhere); on the full VOC2007 test set every one of the 20 classes has GTs.
     """
-    aps = average_precision_per_class(detections, ground_truths, num_classes, use_07_metric, iou_threshold)
+    aps = class_aps(matches, use_07_metric)
     if np.all(np.isnan(aps)):
         raise ValueError("no class has a non-difficult ground-truth box; mAP is undefined")
     return float(np.nanmean(aps))
+
+
+def average_precision_per_class(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
+                                num_classes: int, use_07_metric: bool, iou_threshold: float = 0.5) -> np.ndarray:
+    """AP in percent per class index; NaN for a class without a non-difficult GT (its AP is undefined)."""
+    return class_aps(matched_detections(detections, ground_truths, num_classes, iou_threshold), use_07_metric)
+
+
+def mean_ap(detections: Sequence[ImageDetections], ground_truths: Sequence[ImageGroundTruth],
+            num_classes: int, use_07_metric: bool, iou_threshold: float = 0.5) -> float:
+    """``mean_of_class_aps`` of the dataset's matching (match once and call that for both AP variants)."""
+    return mean_of_class_aps(matched_detections(detections, ground_truths, num_classes, iou_threshold), use_07_metric)

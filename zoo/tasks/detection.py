@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.metrics.detection import ImageDetections, matched_detections, mean_ap
+from zoo.metrics.detection import ImageDetections, MatchedDetections, matched_detections, mean_of_class_aps
 from zoo.tasks import Predictions, Scores, raw_fidelity
 
 VOC_FOREGROUND_CLASSES = 20
@@ -22,24 +22,26 @@ def to_pixels(prediction: tuple[np.ndarray, ...], width: int, height: int) -> Im
                            np.asarray(scores, dtype=np.float64))
 
 
-def _metrics(predictions: Predictions, ground_truths, sizes) -> dict:
+def matching(predictions: Predictions, ground_truths, sizes) -> MatchedDetections:
     detections = [to_pixels(p, w, h) for p, (w, h) in zip(predictions.samples, sizes)]
-    return {"map_voc07": mean_ap(detections, ground_truths, VOC_FOREGROUND_CLASSES, use_07_metric=True),
-            "map_voc": mean_ap(detections, ground_truths, VOC_FOREGROUND_CLASSES, use_07_metric=False)}
+    return matched_detections(detections, ground_truths, VOC_FOREGROUND_CLASSES)
 
 
-def matching_arrays(predictions: Predictions, ground_truths, sizes) -> dict[str, np.ndarray]:
+def _metrics(matches: MatchedDetections) -> dict:
+    return {"map_voc07": mean_of_class_aps(matches, use_07_metric=True),
+            "map_voc": mean_of_class_aps(matches, use_07_metric=False)}
+
+
+def matching_arrays(m: MatchedDetections) -> dict[str, np.ndarray]:
     """The quantized side's per-detection matching, so that a paired bootstrap over images can recompute mAP."""
-    detections = [to_pixels(p, w, h) for p, (w, h) in zip(predictions.samples, sizes)]
-    m = matched_detections(detections, ground_truths, VOC_FOREGROUND_CLASSES)
     return {"quantized.voc.images": m.images, "quantized.voc.labels": m.labels, "quantized.voc.tp": m.tp,
             "quantized.voc.fp": m.fp, "voc.positives": m.positives}
 
 
 def score(dataset, fp32: Predictions, quantized: Predictions) -> Scores:
     ground_truths, sizes = dataset.ground_truths(), dataset.image_sizes()
+    fp32_matches, quantized_matches = matching(fp32, ground_truths, sizes), matching(quantized, ground_truths, sizes)
     per_sample = {"fp32.detections": np.array([len(p[0]) for p in fp32.samples]),
                   "quantized.detections": np.array([len(p[0]) for p in quantized.samples]),
-                  **matching_arrays(quantized, ground_truths, sizes)}
-    return Scores(_metrics(fp32, ground_truths, sizes),
-                  {**_metrics(quantized, ground_truths, sizes), **raw_fidelity(fp32, quantized)}, per_sample)
+                  **matching_arrays(quantized_matches)}
+    return Scores(_metrics(fp32_matches), {**_metrics(quantized_matches), **raw_fidelity(fp32, quantized)}, per_sample)
