@@ -20,7 +20,9 @@ def to_nhwc(images) -> np.ndarray:
 
 def is_onnx(model) -> bool:
     """A model the family already built as ONNX (a converted TensorFlow Lite file), not a Keras model."""
-    return type(model).__name__ == "ModelProto"
+    import onnx
+
+    return isinstance(model, onnx.ModelProto)
 
 
 def onnx_runner(model) -> Runner:

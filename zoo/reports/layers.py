@@ -16,7 +16,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from zoo.reports import ReportError
+from zoo.reports import ReportError, as_float
 from zoo.results import layers_path, read_layers
 
 
@@ -138,11 +138,9 @@ def encoding_moves(base_layers: dict, new_layers: dict) -> tuple[list[MovedQuant
 
 
 def finite(value) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+    """A layer report's SQNR as a float, None where it is absent or not finite ('inf': the layer is exact)."""
+    value = as_float(value)
+    return value if value is not None and math.isfinite(value) else None
 
 
 def sqnr_changes(base_layers: dict, new_layers: dict) -> list[LayerSqnrChange]:
