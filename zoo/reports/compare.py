@@ -24,7 +24,7 @@ import numpy as np
 from zoo.metrics import metric_info
 from zoo.reports import ReportError, Run, as_float
 from zoo.reports.layers import LayerComparison, compare_layers, load_layers
-from zoo.reports.resampled import MetricBootstrap, applicable, paired_metric_bootstrap
+from zoo.reports.resampled import CHUNK_ELEMENTS, MetricBootstrap, applicable, interval_and_p, paired_metric_bootstrap
 from zoo.results import per_sample_path, read_per_sample
 
 ALPHA = 0.05
@@ -32,8 +32,6 @@ RESAMPLES = 10_000
 SEED = 0
 # below this a bootstrap resample has too few distinct values to mean anything
 MIN_BOOTSTRAP_SAMPLES = 5
-# indices drawn per bootstrap chunk, so 50 000 samples x 10 000 resamples do not need 4 GB at once
-CHUNK_ELEMENTS = 2_000_000
 TOP1_KEY, SQNR_KEY = "quantized.top1_correct", "quantized.sqnr_db"
 
 REGRESSION, IMPROVEMENT, NO_CHANGE, NOT_TESTABLE = "regression", "improvement", "no significant change", "not testable"
@@ -125,12 +123,9 @@ def paired_bootstrap(base: np.ndarray, new: np.ndarray, alpha: float = ALPHA, re
     dropped = int(base.size - differences.size)
     if differences.size == 0:
         return BootstrapResult(float("nan"), float("nan"), float("nan"), 1.0, 0, dropped, resamples, seed)
-    means = bootstrap_means(differences, resamples, np.random.default_rng(seed))
-    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    tail = min(np.sum(means <= 0), np.sum(means >= 0))
-    p_value = min(1.0, 2.0 * (tail + 1) / (resamples + 1))
-    return BootstrapResult(float(differences.mean()), float(low), float(high), float(p_value),
-                           int(differences.size), dropped, resamples, seed)
+    low, high, p_value = interval_and_p(bootstrap_means(differences, resamples, np.random.default_rng(seed)), alpha)
+    return BootstrapResult(float(differences.mean()), low, high, p_value, int(differences.size), dropped, resamples,
+                           seed)
 
 
 def judged(p_value: float, change: float, higher_is_better: bool, alpha: float) -> str:

@@ -19,7 +19,8 @@ from zoo.metrics.coco import from_matching_arrays, resampled_ap
 from zoo.metrics.detection import MatchedDetections, resampled_map
 from zoo.metrics.segmentation import miou_of_matrices
 
-# a resample's weights are draw counts [R, N]; this many values per chunk bounds the memory of a 5000-image set
+# values drawn per bootstrap chunk (indices or draw counts [R, N]), so 50 000 samples x 10 000 resamples or a
+# 5000-image detection set do not need gigabytes at once
 CHUNK_ELEMENTS = 2_000_000
 
 
@@ -115,6 +116,14 @@ def draw_weights(samples: int, resamples: int, rng: np.random.Generator) -> np.n
     return np.bincount(draws.ravel(), minlength=resamples * samples).reshape(resamples, samples).astype(np.float64)
 
 
+def interval_and_p(differences: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """Percentile interval of bootstrap differences (new - base) and the two-sided p: twice the smaller share of
+    resamples at or beyond zero, with the +1 correction."""
+    low, high = np.quantile(differences, [alpha / 2, 1 - alpha / 2])
+    tail = min(np.sum(differences <= 0), np.sum(differences >= 0))
+    return float(low), float(high), float(min(1.0, 2.0 * (tail + 1) / (differences.size + 1)))
+
+
 def paired_metric_bootstrap(metric: ResampledMetric, base: dict, new: dict, samples: int, alpha: float,
                             resamples: int, seed: int) -> MetricBootstrap:
     """Bootstrap of ``metric``'s paired difference new - base; two-sided p as the SQNR bootstrap's."""
@@ -133,8 +142,6 @@ def paired_metric_bootstrap(metric: ResampledMetric, base: dict, new: dict, samp
     if differences.size == 0:
         return MetricBootstrap(metric.metric, observed_base, observed_new, float("nan"), float("nan"), 1.0, samples,
                                0, seed)
-    low, high = np.quantile(differences, [alpha / 2, 1 - alpha / 2])
-    tail = min(np.sum(differences <= 0), np.sum(differences >= 0))
-    p_value = min(1.0, 2.0 * (tail + 1) / (differences.size + 1))
-    return MetricBootstrap(metric.metric, observed_base, observed_new, float(low), float(high), float(p_value),
-                           samples, int(differences.size), seed)
+    low, high, p_value = interval_and_p(differences, alpha)
+    return MetricBootstrap(metric.metric, observed_base, observed_new, low, high, p_value, samples,
+                           int(differences.size), seed)
