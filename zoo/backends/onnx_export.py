@@ -58,6 +58,24 @@ def tflite_to_onnx(path, name: str):
     return finish_export(model, name)
 
 
+def tfjs_to_onnx(model_json, name: str, input_name: str, outputs: list[str]):
+    """A TensorFlow.js graph model (zoo/backends/tfjs_graph.py) to ONNX ready for aimet-onnx, cut at ``outputs``
+    (decoding stays outside the quantized graph), NCHW input named INPUT_NAME."""
+    from zoo.backends.tf_runtime import import_tensorflow
+
+    import_tensorflow()
+    import tf2onnx
+
+    from zoo.backends.tfjs_graph import graph_def
+
+    graph = graph_def(model_json, outputs)
+    model, _ = tf2onnx.convert.from_graph_def(graph, input_names=[input_name], output_names=outputs, opset=OPSET)
+    nchw_input(model)
+    model = finish_export(model, name)
+    memory.release()
+    return model
+
+
 def replace_transpose_conv_bias(model) -> None:
     import numpy as np
     from onnx import helper, numpy_helper

