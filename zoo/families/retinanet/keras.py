@@ -298,9 +298,16 @@ def resize_linear(image: np.ndarray, scale: float) -> np.ndarray:
     """``cv2.resize(image, None, fx=scale, fy=scale)`` (INTER_LINEAR) of a float32 HWC image: rows
     interpolated horizontally first, then vertically, in float32 (OpenCV's order and precision for 32F)."""
     height, width = image.shape[:2]
-    out_h, out_w = int(np.rint(height * scale)), int(np.rint(width * scale))
-    x0, x1, fx = _linear_taps(width, out_w, scale)
-    y0, y1, fy = _linear_taps(height, out_h, scale)
+    return resize_linear_to(image, int(np.rint(height * scale)), int(np.rint(width * scale)), scale, scale)
+
+
+def resize_linear_to(image: np.ndarray, out_h: int, out_w: int, scale_y: float | None = None,
+                     scale_x: float | None = None) -> np.ndarray:
+    """``cv2.resize(image, (out_w, out_h))`` (INTER_LINEAR) of a float32 HWC image; the scales default to the
+    size ratios, as OpenCV takes them when only the size is given."""
+    height, width = image.shape[:2]
+    x0, x1, fx = _linear_taps(width, out_w, out_w / width if scale_x is None else scale_x)
+    y0, y1, fy = _linear_taps(height, out_h, out_h / height if scale_y is None else scale_y)
     fx, fy = fx[None, :, None], fy[:, None, None]
     rows = image[:, x0] * (np.float32(1) - fx) + image[:, x1] * fx
     return (rows[y0] * (np.float32(1) - fy) + rows[y1] * fy).astype(np.float32)

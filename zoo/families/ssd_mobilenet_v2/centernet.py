@@ -35,22 +35,28 @@ def build_centernet(checkpoint: Path | None):
     return tfjs_to_onnx(checkpoint, "centernet_mobilenetv3", INPUT, OUTPUTS)
 
 
-def letterbox(height: int, width: int) -> tuple[float, int, int, int, int]:
-    """(scale, resized height, resized width, dx, dy) of the source's fit-and-centre into SIZE x SIZE."""
-    scale = min(SIZE / height, SIZE / width)
+def letterbox(height: int, width: int, size: int = SIZE) -> tuple[float, int, int, int, int]:
+    """(scale, resized height, resized width, dx, dy) of the source's fit-and-centre into size x size."""
+    scale = min(size / height, size / width)
     resized_h, resized_w = int(np.rint(height * scale)), int(np.rint(width * scale))
-    return scale, resized_h, resized_w, (SIZE - resized_w) // 2, (SIZE - resized_h) // 2
+    return scale, resized_h, resized_w, (size - resized_w) // 2, (size - resized_h) // 2
+
+
+def letterboxed(image, size: int = SIZE) -> np.ndarray:
+    """A PIL image as float32 RGB 0-255 [size, size, 3]: resized to fit (cv2 linear, rounded as cv2 rounds
+    uint8), centred on zeros."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    scale, h, w, dx, dy = letterbox(*rgb.shape[:2], size)
+    canvas = np.zeros((size, size, 3), dtype=np.float32)
+    canvas[dy:dy + h, dx:dx + w] = np.clip(np.rint(resize_linear(rgb, scale)), 0, 255)[:h, :w]
+    return canvas
 
 
 def preprocess(image):
     """A PIL image -> CHW float32 RGB in 0-255, letterboxed into SIZE x SIZE."""
     import torch
 
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
-    scale, h, w, dx, dy = letterbox(*rgb.shape[:2])
-    canvas = np.zeros((SIZE, SIZE, 3), dtype=np.float32)
-    canvas[dy:dy + h, dx:dx + w] = np.clip(np.rint(resize_linear(rgb, scale)), 0, 255)[:h, :w]  # cv2 on uint8
-    return torch.from_numpy(np.ascontiguousarray(canvas.transpose(2, 0, 1)))
+    return torch.from_numpy(np.ascontiguousarray(letterboxed(image).transpose(2, 0, 1)))
 
 
 def peaks(heatmap: np.ndarray) -> np.ndarray:
