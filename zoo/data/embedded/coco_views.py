@@ -16,6 +16,20 @@ from zoo.data.real.coco import CocoImage
 CALIBRATION_SIDE = 256
 
 
+def clipped_box(box, view: View) -> list[float] | None:
+    """[x, y, w, h] of ``box`` ([x, y, w, h] in the photo) inside the view's crop, mirrored with it; None when
+    nothing of it is inside."""
+    x0, y0, x1, y1 = view.box
+    bx, by, bw, bh = box
+    left, top = max(bx - x0, 0), max(by - y0, 0)
+    right, bottom = min(bx + bw - x0, x1 - x0), min(by + bh - y0, y1 - y0)
+    if right <= left or bottom <= top:
+        return None
+    if view.mirrored:
+        left, right = (x1 - x0) - right, (x1 - x0) - left
+    return [float(left), float(top), float(right - left), float(bottom - top)]
+
+
 def views_ground_truth(views, sample_id, view_annotations, categories: list[dict], description: str) -> dict:
     """COCO ground truth with one image per view (id = position + 1, ``file_name`` its sample id) and the
     annotations ``view_annotations(view, image_id, first_annotation_id)`` gives for it."""

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from zoo import paths
-from zoo.data.embedded.coco_views import CocoViews, views_ground_truth
+from zoo.data.embedded.coco_views import CocoViews, clipped_box, views_ground_truth
 from zoo.data.embedded.photos import View, seeded_views, wheel_file
 
 FIXTURE = paths.FIXTURES / "pose_photos" / "people.json"
@@ -46,19 +46,6 @@ def pixels(index: int) -> np.ndarray:
             return data["rgb"]
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
-
-
-def clipped_box(box, view: View) -> list[float] | None:
-    """[x, y, w, h] of ``box`` inside the view's crop, mirrored with it; None when nothing of it is inside."""
-    x0, y0, x1, y1 = view.box
-    bx, by, bw, bh = box
-    left, top = max(bx - x0, 0), max(by - y0, 0)
-    right, bottom = min(bx + bw - x0, x1 - x0), min(by + bh - y0, y1 - y0)
-    if right <= left or bottom <= top:
-        return None
-    if view.mirrored:
-        left, right = (x1 - x0) - right, (x1 - x0) - left
-    return [float(left), float(top), float(right - left), float(bottom - top)]
 
 
 def view_keypoints(keypoints, view: View) -> np.ndarray:

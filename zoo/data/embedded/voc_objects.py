@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from zoo.data.embedded.coco_views import CocoViews, views_ground_truth
+from zoo.data.embedded.coco_views import CocoViews, clipped_box, views_ground_truth
 from zoo.data.embedded.photos import View, seeded_views
 from zoo.data.embedded.voc_person import voc_annotations
 from zoo.data.real.voc import VOC_CLASSES
@@ -36,16 +36,13 @@ def view_annotations(view: View, image_id: int, first_id: int) -> list[dict]:
     x0, y0, x1, y1 = view.box
     annotations = []
     for mask, label, (by1, bx1, by2, bx2) in zip(data["masks"], data["labels"], data["bboxes"]):
-        left, top, right, bottom = max(bx1, x0) - x0, max(by1, y0) - y0, min(bx2, x1) - x0, min(by2, y1) - y0
-        if right - left < MIN_SIDE or bottom - top < MIN_SIDE:
+        box = clipped_box((bx1, by1, bx2 - bx1, by2 - by1), view)
+        if box is None or box[2] < MIN_SIDE or box[3] < MIN_SIDE:
             continue
-        if view.mirrored:
-            left, right = (x1 - x0) - right, (x1 - x0) - left
         visible = int(mask[y0:y1, x0:x1].sum())
         annotations.append({
             "id": first_id + len(annotations), "image_id": image_id,
-            "category_id": VOC_TO_COCO[VOC_CLASSES[label - 1]][0],
-            "bbox": [float(left), float(top), float(right - left), float(bottom - top)], "area": float(visible),
+            "category_id": VOC_TO_COCO[VOC_CLASSES[label - 1]][0], "bbox": box, "area": float(visible),
             "iscrowd": int(visible < MIN_VISIBLE * mask.sum())})
     return annotations
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.families.ssd_mobilenet_v2.centernet import letterbox, letterboxed
+from zoo.families.ssd_mobilenet_v2.centernet import letterbox, letterboxed, neighbourhood_max
 from zoo.registry import ModelSpec
 
 SIZE = 385
@@ -95,10 +95,7 @@ def _decode_pose(root: tuple[float, int, int, int], scores, offsets, forward, ba
 
 def _root_candidates(scores: np.ndarray) -> list[tuple[float, int, int, int]]:
     """buildPartWithScoreQueue: (score, y, x, keypoint) of every local maximum over SCORE_THRESHOLD, best first."""
-    r = LOCAL_MAXIMUM_RADIUS
-    padded = np.pad(scores, ((r, r), (r, r), (0, 0)), constant_values=-np.inf)
-    h, w = scores.shape[:2]
-    window = np.max([padded[dy:dy + h, dx:dx + w] for dy in range(2 * r + 1) for dx in range(2 * r + 1)], axis=0)
+    window = neighbourhood_max(scores, LOCAL_MAXIMUM_RADIUS)
     ys, xs, ks = np.nonzero((scores >= SCORE_THRESHOLD) & (scores >= window))
     order = np.argsort(-scores[ys, xs, ks], kind="stable")
     return [(float(scores[ys[i], xs[i], ks[i]]), int(ys[i]), int(xs[i]), int(ks[i])) for i in order]

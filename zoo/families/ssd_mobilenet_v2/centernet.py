@@ -59,12 +59,17 @@ def preprocess(image):
     return torch.from_numpy(np.ascontiguousarray(letterboxed(image).transpose(2, 0, 1)))
 
 
+def neighbourhood_max(grid: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Per channel of an [H, W, C] grid, the maximum of each cell's (2 radius + 1)^2 neighbourhood (max-pool,
+    stride 1, SAME)."""
+    padded = np.pad(grid, ((radius, radius), (radius, radius), (0, 0)), constant_values=-np.inf)
+    h, w, side = grid.shape[0], grid.shape[1], 2 * radius + 1
+    return np.max([padded[dy:dy + h, dx:dx + w] for dy in range(side) for dx in range(side)], axis=0)
+
+
 def peaks(heatmap: np.ndarray) -> np.ndarray:
     """The heatmap with every value that is not the maximum of its 3 x 3 neighbourhood set to 0 ([H, W, C])."""
-    padded = np.pad(heatmap, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
-    h, w = heatmap.shape[:2]
-    neighbourhood = np.max([padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)], axis=0)
-    return np.where(heatmap == neighbourhood, heatmap, 0).astype(heatmap.dtype)
+    return np.where(heatmap == neighbourhood_max(heatmap), heatmap, 0).astype(heatmap.dtype)
 
 
 def decode(heatmap: np.ndarray, wh: np.ndarray, height: int, width: int):
