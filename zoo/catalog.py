@@ -14,6 +14,7 @@ from zoo.families.deeplab import tiny as deeplab_tiny
 from zoo.families.deeplab import torch as deeplab_torch
 from zoo.families.deepspeech2 import cases as deepspeech2_cases
 from zoo.families.deepspeech2 import torch as deepspeech2_torch
+from zoo.families.deepspeech2 import whisper as deepspeech2_whisper
 from zoo.families.efficientnet_lite import cases as lite_cases
 from zoo.families.efficientnet_lite import keras as lite_keras
 from zoo.families.efficientnet_lite import torch as lite_torch
@@ -53,7 +54,7 @@ FAMILIES: dict[str, tuple[ModuleType, tuple[ModuleType, ...]]] = {
     "retinanet": (retinanet_cases, (retinanet_keras,)),
     "pose": (pose_cases, (pose_torch, pose_keras, pose_tiny, pose_posenet)),
     "srgan": (srgan_cases, (srgan_torch, srgan_keras, srgan_tiny, srgan_rrdbnet)),
-    "deepspeech2": (deepspeech2_cases, (deepspeech2_torch,)),
+    "deepspeech2": (deepspeech2_cases, (deepspeech2_torch, deepspeech2_whisper)),
 }
 
 

@@ -69,8 +69,9 @@ def split_samples(outputs: tuple[np.ndarray, ...], _targets=None) -> list[tuple[
 
 
 def predict(run: Runner, dataset, batch_size: int, device: torch.device, desc: str,
-            reduce=split_samples) -> Predictions:
-    """Every sample's outputs, reduced per batch by the model spec, in dataset order."""
+            reduce=split_samples, fidelity_outputs: tuple[int, ...] | None = None) -> Predictions:
+    """Every sample's outputs, reduced per batch by the model spec, in dataset order; the raw values of
+    ``fidelity_outputs`` (None: all) kept for SQNR."""
     from tqdm import tqdm
 
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=_collate,
@@ -84,7 +85,8 @@ def predict(run: Runner, dataset, batch_size: int, device: torch.device, desc: s
                 f"{desc}: CUDA out of memory at batch size {batch_size} on {device}; lower the case's "
                 f"batch_size in zoo/families/<family>/cases.py or use a GPU with more memory") from e
         if len(samples) < FIDELITY_SAMPLES and kept_values < FIDELITY_MAX_VALUES:
-            raw.append(tuple(o[:FIDELITY_SAMPLES - len(samples)] for o in outputs))
+            kept = outputs if fidelity_outputs is None else tuple(outputs[i] for i in fidelity_outputs)
+            raw.append(tuple(o[:FIDELITY_SAMPLES - len(samples)] for o in kept))
             kept_values += sum(o.size for o in raw[-1])
         samples.extend(reduce(outputs, targets))
     # flattened: utterances (or images) of different sizes still give one vector per output
@@ -142,13 +144,14 @@ def measure(case, inputs: CaseInputs, device: torch.device, workdir: Path, expec
         info["fp32_from_cache"] = fp32 is not None
         if fp32 is None:
             fp32 = predict(backend.runner(model, device), dataset, case.batch_size, device, f"{case.id} fp32",
-                           reduce)
+                           reduce, spec.fidelity_outputs)
             fp32_cache.store(key, fp32)
     with timer("quantize"), recipe_threads(device):
         training = dataset.training_pairs(recipe.qat_samples, recipe.seed) if case.fine_tunes else None
         quantized = backend.quantize(model, spec, recipe, calibration, device, workdir, training)
     with timer("quantized_eval"):
-        quant = predict(quantized.run, dataset, case.batch_size, device, f"{case.id} quantized", reduce)
+        quant = predict(quantized.run, dataset, case.batch_size, device, f"{case.id} quantized", reduce,
+                        spec.fidelity_outputs)
     with timer("score"):
         scores = scorer(case.task)(dataset, fp32, quant)
     per_sample = {"sample_ids": np.array(dataset.sample_ids()), **scores.per_sample}

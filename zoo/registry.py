@@ -53,6 +53,8 @@ class ModelSpec:
     reduce: Callable | None = None
     # (a batch's raw outputs, its targets) -> the training loss quantization-aware training minimises
     loss: Callable | None = None
+    # the outputs whose raw values the SQNR fidelity metric compares; None: all (token ids are not signals)
+    fidelity_outputs: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

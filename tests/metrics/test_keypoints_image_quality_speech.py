@@ -188,7 +188,7 @@ def test_corpus_wer_errors():
 
 
 def test_normalize_transcript():
-    assert normalize_transcript("  Hello,\tworld!\nIt's  me-too 2 ") == "HELLO WORLD IT'S METOO"
+    assert normalize_transcript("  Hello,\tworld!\nIt's  me-too 2 ") == "HELLO WORLD IT'S ME TOO"
 
 
 def test_deepspeech_labels():

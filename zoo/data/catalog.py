@@ -70,6 +70,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("synthetic_coco", synthetic_coco.open_synthetic_coco, "synthetic_coco"),
         DatasetSpec("synthetic_pose", synthetic_pose.open_synthetic_pose, "synthetic_pose"),
         DatasetSpec("speech_fixture", speech_fixture.open_speech_fixture, "speech_fixture"),
+        DatasetSpec("speech_views", speech_fixture.open_speech_views, "speech_fixture"),
     )
 }
 

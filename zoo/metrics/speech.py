@@ -17,8 +17,9 @@ DEEPSPEECH_BLANK_INDEX = 0
 
 
 def normalize_transcript(text: str) -> str:
-    """Upper-case; keep only A-Z, apostrophe and space (other characters are deleted); collapse whitespace."""
-    text = re.sub(r"\s+", " ", text.upper())  # tabs and newlines separate words too
+    """Upper-case; hyphens separate words ("ill-disposed" is "ILL DISPOSED", as LibriSpeech writes it); keep only
+    A-Z, apostrophe and space (other characters are deleted); collapse whitespace."""
+    text = re.sub(r"[\s-]+", " ", text.upper())  # tabs and newlines separate words too
     text = re.sub(r"[^A-Z' ]", "", text)
     return " ".join(text.split())
 
