@@ -31,7 +31,18 @@ def test_attention_is_scaled_dot_product_attention(causal):
     q, k, v = (attention._heads(p) for p in attention.qkv(x).chunk(3, dim=-1))
     expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
     expected = attention.out(expected.transpose(1, 2).reshape(2, 5, 16))
-    torch.testing.assert_close(attention(x, causal=causal), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(attention(x, past=[] if causal else None), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_cached_attention_one_position_at_a_time_is_causal_attention():
+    torch.manual_seed(2)
+    attention = whisper.Attention(16, 2, cross=False).eval()
+    x = torch.randn(1, 6, 16)
+    past = []
+    stepwise = torch.cat([attention(x[:, :2], past=past)] + [attention(x[:, i:i + 1], past=past) for i in range(2, 6)],
+                         dim=1)
+    torch.testing.assert_close(stepwise, attention(x, past=[]), atol=1e-5, rtol=1e-5)
+    assert past[0].shape == (1, 2, 6, 8)
 
 
 def test_greedy_decoding_follows_the_suppression_rules_and_pads_with_eot():
@@ -57,14 +68,14 @@ def test_each_utterance_decodes_as_it_would_alone():
     torch.testing.assert_close(together, alone)
 
 
-def test_greedy_step_is_the_argmax_of_the_full_prefix():
+def test_cached_greedy_decoding_is_the_argmax_of_the_full_prefix_at_every_step():
     model = small_model(suppress=(), suppress_begin=())
     mel = torch.randn(1, 80, 3000)
     with torch.no_grad():
         features, tokens = model(mel)
         memory = model.decoder.memory(features)
         prefix = torch.tensor([SMALL_SPECIAL.prompt])
-        for expected in tokens[0].tolist()[:4]:
+        for expected in tokens[0].tolist()[:6]:
             chosen = int(model.decoder.last_logits(prefix, memory).argmax())
             assert chosen == expected
             if chosen == SMALL_SPECIAL.eot:

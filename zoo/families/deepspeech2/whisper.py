@@ -23,8 +23,8 @@ at <|endoftext|>; the text is the byte-level BPE of the tokens below <|endoftext
 For AIMET, ``WhisperGreedy.forward(mel [B, 80, 3000])`` runs the whole transcription and returns
 (audio features [B, 1500, 384], tokens [B, 224] padded with <|endoftext|>). Linear, Conv1d, LayerNorm,
 GELU and Softmax are modules (quantized by AIMET); the attention matrix products and residual sums are
-tensor operations between quantized outputs. No key/value cache: each step re-runs the decoder on the
-prefix (the same arithmetic as the source's cached decoding, up to float rounding).
+tensor operations between quantized outputs. Decoding keeps the self-attention keys and values of earlier
+positions, as the source's kv_cache does; every quantizer acts per position, so the cache changes no value.
 """
 from __future__ import annotations
 
@@ -98,16 +98,26 @@ class Attention(nn.Module):
         return self._heads(key), self._heads(value)
 
     def forward(self, x: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor] | None = None,
-                causal: bool = False) -> torch.Tensor:
+                past: list | None = None) -> torch.Tensor:
+        """Self-attention over ``x`` or, with ``memory`` (keys, values), cross-attention to it. ``past`` (a list,
+        extended in place) holds the keys and values of earlier positions: the new positions attend causally to
+        those and to each other, as the source's cached decoding does."""
         if self.cross:
             query, (key, value) = self._heads(self.query(x)), memory
         else:
             query, key, value = (self._heads(part) for part in self.qkv(x).chunk(3, dim=-1))
+        offset = 0
+        if past is not None:
+            if past:
+                offset = past[0].shape[2]
+                key, value = torch.cat([past[0], key], dim=2), torch.cat([past[1], value], dim=2)
+            past[:] = [key, value]
         scale = (query.shape[-1]) ** -0.25
         logits = (query * scale) @ (key * scale).transpose(-1, -2)
-        if causal:
-            t = logits.shape[-1]
-            logits = logits.masked_fill(torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1), float("-inf"))
+        if past is not None:
+            new, total = logits.shape[-2], logits.shape[-1]
+            future = torch.arange(total, device=x.device)[None, :] > (offset + torch.arange(new, device=x.device))[:, None]
+            logits = logits.masked_fill(future, float("-inf"))
         context = self.softmax(logits) @ value
         b, h, t, d = context.shape
         return self.out(context.transpose(1, 2).reshape(b, t, h * d))
@@ -140,8 +150,8 @@ class DecoderLayer(nn.Module):
         self.cross_norm, self.cross = nn.LayerNorm(n_state), Attention(n_state, n_head, cross=True)
         self.ffn = FeedForward(n_state)
 
-    def forward(self, x: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x = x + self.attention(self.attention_norm(x), causal=True)
+    def forward(self, x: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor], past: list) -> torch.Tensor:
+        x = x + self.attention(self.attention_norm(x), past=past)
         x = x + self.cross(self.cross_norm(x), memory)
         return self.ffn(x)
 
@@ -177,10 +187,18 @@ class TextDecoder(nn.Module):
     def memory(self, audio_features: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [layer.cross.project_memory(audio_features) for layer in self.layers]
 
-    def last_logits(self, tokens: torch.Tensor, memory: list) -> torch.Tensor:
-        x = self.embedding(tokens) + self.positions[: tokens.shape[1]]
-        for layer, layer_memory in zip(self.layers, memory):
-            x = layer(x, layer_memory)
+    def new_cache(self) -> list[list]:
+        """Per layer, the self-attention keys and values of the positions decoded so far (empty: none yet)."""
+        return [[] for _ in self.layers]
+
+    def last_logits(self, tokens: torch.Tensor, memory: list, cache: list[list] | None = None) -> torch.Tensor:
+        """Logits after the last of ``tokens``, the positions that follow those ``cache`` holds (None: a fresh
+        cache, so ``tokens`` is the whole prefix)."""
+        cache = self.new_cache() if cache is None else cache
+        offset = cache[0][0].shape[2] if cache[0] else 0
+        x = self.embedding(tokens) + self.positions[offset: offset + tokens.shape[1]]
+        for layer, layer_memory, layer_cache in zip(self.layers, memory, cache):
+            x = layer(x, layer_memory, layer_cache)
         return self.projection(self.norm(x[:, -1:]))[:, 0]
 
 
@@ -201,13 +219,14 @@ class WhisperGreedy(nn.Module):
         memory = self.decoder.memory(audio_features)
         batch = mel.shape[0]
         tokens = torch.tensor([self.special.prompt] * batch, device=mel.device)
+        cache = self.decoder.new_cache()
         done = torch.zeros(batch, dtype=torch.bool, device=mel.device)
         new = []
         # AIMET traces one forward to find each module's uses; traced over several steps, every decoder module
         # would look reused and lose its quantizers, so the trace sees one step (each step runs the same modules)
         steps = 1 if torch.jit.is_tracing() else self.max_new_tokens
         for step in range(steps):
-            logits = self.decoder.last_logits(tokens, memory).masked_fill(self.suppress, float("-inf"))
+            logits = self.decoder.last_logits(tokens, memory, cache).masked_fill(self.suppress, float("-inf"))
             if step == 0:
                 logits = logits.masked_fill(self.suppress_begin, float("-inf"))
             chosen = logits.argmax(dim=-1).masked_fill(done, self.special.eot)
@@ -215,7 +234,7 @@ class WhisperGreedy(nn.Module):
             done = done | (chosen == self.special.eot)
             if bool(done.all()):
                 break
-            tokens = torch.cat([tokens, chosen[:, None]], dim=1)
+            tokens = chosen[:, None]
         padded = torch.full((batch, self.max_new_tokens), self.special.eot, dtype=torch.int64, device=mel.device)
         padded[:, : len(new)] = torch.stack(new, dim=1)
         return audio_features, padded
