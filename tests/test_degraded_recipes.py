@@ -26,7 +26,9 @@ DEGRADED_CASES = (
     "tf_selfie_segmentation.w8a8.voc_person_views",
     "tf_centernet_mobilenetv3.w8a8.voc_object_views",
     "tf_posenet_mobilenetv1.w8a8.pose_photo_views",
-    "pt_whisper_tiny_en.w8a16.speech_views",
+    # pt_whisper_tiny_en.w8a16.speech_views is left out of the default run's 4-bit list: a 4-bit Whisper can
+    # decode every view to the 224-token limit, which made the two Whisper mutations together take over 13 min
+    # on 2 cores (2026-12-07); its per-tensor break below runs by default
     # seeded smoke cases whose SQNR gate sits under 10 dB: it must still catch a gross break
     "pt_ssd_mobilenet_v2_lite.w8a8.synthetic_voc2007",
     "pt_deeplabv3plus_mobilenet.w8a8.synthetic_voc2012",
@@ -69,7 +71,8 @@ REAL_WEIGHT_MUTATIONS = {
 # CenterNet MobileNetV3 (tf_centernet_mobilenetv3.w8a8.voc_object_views) comes BN-folded in its TF.js graph (each
 # BatchNorm is the bias of a fused convolution), so dropping the fold changes nothing there; so does PoseNet
 # MobileNetV1 (tf_posenet_mobilenetv1.w8a8.pose_photo_views), whose recipe has no fold to drop.
-# Whisper tiny.en (pt_whisper_tiny_en.w8a16.speech_views) has LayerNorms, no BatchNorm, so no fold applies.
+# Whisper tiny.en (pt_whisper_tiny_en.w8a16.speech_views) has LayerNorms, no BatchNorm, so no fold applies;
+# per-tensor weights lower its encoder-output SQNR (24.7 against 33.5 dB on 3 views, 2026-12-07).
 
 
 def case_params():
