@@ -55,6 +55,8 @@ class ModelSpec:
     loss: Callable | None = None
     # the outputs whose raw values the SQNR fidelity metric compares; None: all (token ids are not signals)
     fidelity_outputs: tuple[int, ...] | None = None
+    # aimet-torch only: fold weight quantizers into the weights after calibration (for decoders run step by step)
+    fold_weights: bool = False
 
 
 @dataclass(frozen=True)

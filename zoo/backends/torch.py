@@ -65,6 +65,7 @@ class TorchBackend:
     def quantize(cls, model, spec, recipe, calibration, device, workdir: Path, training=None) -> Quantized:
         from zoo.recipes.torch_ptq import quantize
 
-        q = quantize(cls.export(model, spec), recipe, calibration, device, workdir, training, spec.loss)
+        q = quantize(cls.export(model, spec), recipe, calibration, device, workdir, training, spec.loss,
+                     spec.fold_weights)
         return Quantized(cls.runner(q.model, device), q.backend, q.applied, q.unavailable, q.config_file,
                          q.encodings_sha256, q.training_losses, q.quantizers, q.layer_sqnr_db)

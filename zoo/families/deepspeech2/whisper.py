@@ -411,5 +411,5 @@ def whisper_transcripts(outputs, _targets=None):
 MODELS = (
     # openai/whisper tiny.en: 30 s log-mel window, greedy decoding without timestamps; SQNR on the audio features
     ModelSpec("whisper_tiny_en", build_whisper, LogMelPreprocess(), None, whisper_transcripts,
-              fidelity_outputs=(0,)),
+              fidelity_outputs=(0,), fold_weights=True),
 )
