@@ -26,9 +26,10 @@ DEGRADED_CASES = (
     "tf_selfie_segmentation.w8a8.voc_person_views",
     "tf_centernet_mobilenetv3.w8a8.voc_object_views",
     "tf_posenet_mobilenetv1.w8a8.pose_photo_views",
-    # pt_whisper_tiny_en.w8a16.speech_views is left out of the default run's 4-bit list: a 4-bit Whisper can
-    # decode every view to the 224-token limit, which made the two Whisper mutations together take over 13 min
-    # on 2 cores (2026-12-07); its per-tensor break below runs by default
+    # the longest test of the default run: 4-bit Whisper decodes every calibration clip and view to the 224-token
+    # limit, 849 s alone on 2 cores (load + calibration 543 s, quantized eval 279 s), peak RSS 3.56 GB; WER
+    # 3.76 -> 100 %, encoder SQNR 25.52 -> 6.72 dB (2026-12-07)
+    "pt_whisper_tiny_en.w8a16.speech_views",
     # seeded smoke cases whose SQNR gate sits under 10 dB: it must still catch a gross break
     "pt_ssd_mobilenet_v2_lite.w8a8.synthetic_voc2007",
     "pt_deeplabv3plus_mobilenet.w8a8.synthetic_voc2012",
