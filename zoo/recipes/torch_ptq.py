@@ -99,7 +99,9 @@ def quantizer_table(sim_model: torch.nn.Module) -> list[dict]:
 
 def strided_values(tensor: torch.Tensor) -> torch.Tensor:
     flat = tensor.detach().reshape(-1).float()
-    return flat[:: max(1, flat.numel() // aimet_common.LAYER_SQNR_VALUES)][:aimet_common.LAYER_SQNR_VALUES].cpu()
+    # clone: on CPU the strided slice is a view that would keep the whole output alive until the SQNR is taken
+    step = max(1, flat.numel() // aimet_common.LAYER_SQNR_VALUES)
+    return flat[::step][:aimet_common.LAYER_SQNR_VALUES].cpu().clone()
 
 
 def module_outputs(model: torch.nn.Module, names: list[str], batch: torch.Tensor) -> dict[str, torch.Tensor]:
